@@ -1,0 +1,146 @@
+"""Command line: `python -m bot [run|migrate|settings]`.
+
+`run` (the default) connects in Socket Mode when SLACK_APP_TOKEN is set, otherwise serves HTTP mode
+on PORT; SIGTERM or SIGINT shut it down cleanly (running turns get a few seconds to finish, the rest
+is picked up again after the restart) and it exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import logs
+from bot.config import SettingsError, load_settings, readme_with_settings, settings_table
+from bot.slack.errors import explain_exception
+
+log = logging.getLogger("bot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="A Slack app that turns every thread into a persistent Python sandbox run by Claude.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.add_parser("run", help="run the bot (the default): Socket Mode with SLACK_APP_TOKEN, else HTTP mode")
+    sub.add_parser(
+        "check",
+        help="check the setup: settings, Slack tokens and scopes, the Anthropic key and model, the database",
+    )
+    sub.add_parser(
+        "migrate", help="bring the database schema up to date (needed once per release on PostgreSQL)"
+    )
+    settings = sub.add_parser(
+        "settings", help="print the table of every setting (Markdown, as in the README)"
+    )
+    settings.add_argument(
+        "--update", metavar="README", help="rewrite the settings section of this file instead"
+    )
+    return parser
+
+
+async def _run() -> int:
+    settings = load_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    from bot.app import build
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        bot = await build(settings)
+    except SlackApiError as exc:
+        explained = explain_exception(exc, "auth.test")
+        print(f"Cannot start: {explained.operator}", file=sys.stderr)
+        return 2
+    except aiohttp.ClientError as exc:
+        print(f"Cannot start: Slack is unreachable at {settings.slack_api_url} ({exc}).", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        print(
+            f"Cannot start: the database of DATABASE_URL cannot be opened ({type(exc).__name__}: {exc}).",
+            file=sys.stderr,
+        )
+        return 2
+    # Everything created at start-up lives as long as the process: keep it out of the garbage
+    # collector's full passes, which otherwise pause the event loop for tens of milliseconds.
+    gc.collect()
+    gc.freeze()
+    # The SQLite thread runs Python (SQLAlchemy) too; with the default 5 ms GIL switch interval a
+    # commit could keep the event loop (and every Slack acknowledgement) waiting that long.
+    sys.setswitchinterval(0.0001)
+    try:
+        await bot.serve()
+        log.info(
+            "ready (model %s, %s)",
+            settings.claude_model,
+            "Socket Mode" if settings.socket_mode else "HTTP mode",
+        )
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        await bot.close()
+    log.info("stopped")
+    return 0
+
+
+async def _migrate() -> int:
+    from bot.config import DatabaseSettings
+    from bot.store import Database
+    from bot.store.migrate import upgrade
+
+    db = Database(DatabaseSettings().database_url)
+    try:
+        status = await upgrade(db)
+    finally:
+        await db.close()
+    print(f"database schema is at revision {status.current} (latest)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command = args.command or "run"
+    try:
+        if command == "settings":
+            if args.update:
+                path = Path(args.update)
+                path.write_text(readme_with_settings(path.read_text(encoding="utf-8")), encoding="utf-8")
+            else:
+                sys.stdout.write(settings_table())
+            return 0
+        if command == "migrate":
+            return asyncio.run(_migrate())
+        if command == "check":
+            from bot.doctor import doctor
+
+            return asyncio.run(doctor())
+        return asyncio.run(_run())
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:
+        from bot.store import SchemaBehind
+
+        if isinstance(exc, SchemaBehind):
+            print(str(exc), file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

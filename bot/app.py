@@ -1,0 +1,242 @@
+"""Wiring: settings -> store, Slack client, Claude client, tools, engine, Bolt app, connections."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import metrics
+from bot.claude.api import ClaudeApi
+from bot.config import Settings
+from bot.engine import Engine, TurnRunner, new_owner_id
+from bot.slack.errors import error_code
+from bot.slack.files_in import SlackFileFetcher
+from bot.slack.intake import Intake
+from bot.slack.listeners import BotIdentity, register_listeners
+from bot.slack.rate_limits import RateBudget
+from bot.slack.socket import SocketHandler
+from bot.slack.surface import SlackSurface
+from bot.store import Store, open_store
+from bot.tools import ToolRegistry, register_builtin
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 8.0
+
+
+# Concurrent connections per Slack host (API calls; file transfers go to their own host in production).
+SLACK_CONNECTIONS = 32
+
+
+class CountingWebClient(AsyncWebClient):
+    """The SDK client, counting failed calls by method and error for /metrics."""
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        try:
+            return await super().api_call(api_method, **kwargs)
+        except SlackApiError as exc:
+            metrics.SLACK_ERRORS.labels(api_method, error_code(exc)).inc()
+            raise
+
+
+def make_slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
+    """One shared aiohttp session (the SDK opens a new one per call otherwise) and retry handlers,
+    including waiting out 429s with `Retry-After` (off by default in the SDK, slack-platform.md §7)."""
+    client = CountingWebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session
+    )
+    client.retry_handlers.extend(
+        [
+            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ]
+    )
+    if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
+        client.retry_handlers.append(AsyncConnectionErrorRetryHandler())
+    return client
+
+
+@dataclass
+class BotApp:
+    settings: Settings
+    store: Store
+    session: aiohttp.ClientSession
+    client: AsyncWebClient
+    claude: ClaudeApi
+    engine: Engine
+    bolt: AsyncApp
+    identity: BotIdentity
+    intake: Intake
+    socket_handler: SocketHandler | None = None
+    http_runner: web.AppRunner | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    async def serve(self) -> None:
+        """Connect to Slack and start the HTTP server; returns once everything is up."""
+        await self.engine.start()
+        port = self.settings.http_port
+        if port is not None:
+            self.http_runner = await start_http(self, port)
+        if self.settings.socket_mode:
+            assert self.settings.slack_app_token is not None
+            self.socket_handler = SocketHandler(self.bolt, self.settings.slack_app_token, self.intake)
+            await self.socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode")
+        else:
+            log.info("HTTP mode: Slack events on port %s at /slack/events", port)
+
+    async def close(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        if self.socket_handler is not None:
+            await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
+        if self.http_runner is not None:
+            await self.http_runner.cleanup()
+        await self.engine.shutdown(grace_seconds)
+        await self.claude.close()
+        await self.session.close()
+        await self.store.close()
+
+
+async def build(settings: Settings) -> BotApp:
+    store = await open_store(settings.database_url, lease_seconds=settings.lease_seconds)
+    session = aiohttp.ClientSession(
+        # Few connections per host, reused: a burst of 200 turns would otherwise open 200 connections
+        # to Slack at once (a TLS handshake each in production), costing more than queueing for one.
+        connector=aiohttp.TCPConnector(
+            limit=max(100, settings.max_concurrent_turns), limit_per_host=SLACK_CONNECTIONS
+        ),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120),
+    )
+    try:
+        client = make_slack_client(settings, session)
+        auth = await client.auth_test()
+        identity = BotIdentity(
+            user_id=str(auth["user_id"]),
+            bot_id=str(auth.get("bot_id") or ""),
+            team_id=str(auth["team_id"]),
+            name=str(auth.get("user") or "claude"),
+        )
+        allowed = frozenset(h.lower() for h in (settings.slack_api_host, *settings.slack_file_hosts) if h)
+        fetcher = SlackFileFetcher(client, session, token=settings.slack_bot_token, allowed_hosts=allowed)
+        budget = RateBudget(enabled=settings.slack_rate_limits == "tiers")
+        surface = SlackSurface(
+            client,
+            session,
+            budget,
+            fetcher,
+            bot_user_id=identity.user_id,
+            bot_name=identity.name,
+            update_seconds=settings.stream_update_seconds,
+            only_when_mentioned=settings.only_when_mentioned,
+        )
+        claude = ClaudeApi(
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            max_retries=settings.anthropic_max_retries,
+            timeout=settings.anthropic_timeout_seconds,
+            max_connections=max(100, settings.max_concurrent_turns + 50),
+        )
+        tools = ToolRegistry()
+        register_builtin(tools)
+        tools.load_modules(settings.tools_modules)
+        runner = TurnRunner(settings, store, surface, claude, tools, owner=new_owner_id())
+        engine = Engine(settings, store, surface, claude, runner)
+        authorized = AuthorizeResult(
+            enterprise_id=auth.get("enterprise_id"),
+            team_id=identity.team_id,
+            bot_user_id=identity.user_id,
+            bot_id=identity.bot_id,
+            bot_token=settings.slack_bot_token,
+            bot_scopes=str(auth.headers.get("x-oauth-scopes", "")).split(","),
+        )
+
+        async def authorize() -> AuthorizeResult:
+            # One workspace, already verified by auth.test at start-up: Bolt's default would call
+            # auth.test again for the first requests (once per concurrent request, slack-platform.md §1.1).
+            return authorized
+
+        # Bolt warns that SLACK_BOT_TOKEN from the environment is unused when a client and an
+        # authorize function are given, which is exactly the intent here.
+        bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+        level = bolt_log.level
+        bolt_log.setLevel(logging.ERROR)
+        bolt = AsyncApp(
+            client=client,
+            authorize=authorize,
+            signing_secret=settings.slack_signing_secret or "",
+            # Socket Mode needs no signing secret; HTTP mode verifies every request (slack-platform.md §1.5).
+            request_verification_enabled=not settings.socket_mode,
+        )
+        bolt_log.setLevel(level)
+        intake = Intake(
+            engine,
+            store,
+            team_id=identity.team_id,
+            bot_user_id=identity.user_id,
+            only_when_mentioned=settings.only_when_mentioned,
+        )
+        register_listeners(
+            bolt,
+            engine=engine,
+            store=store,
+            intake=intake,
+            identity=identity,
+            slash_command=settings.slash_command,
+        )
+    except BaseException:
+        await session.close()
+        await store.close()
+        raise
+    return BotApp(settings, store, session, client, claude, engine, bolt, identity, intake)
+
+
+async def start_http(bot: BotApp, port: int) -> web.AppRunner:
+    async def events(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        response = await bot.bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(response)
+
+    async def prometheus(_: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(2):
+                metrics.INBOX_DEPTH.set(await bot.store.pending_count())
+        except Exception as exc:
+            log.warning("inbox depth unavailable: %s", type(exc).__name__)
+        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def readyz(_: web.Request) -> web.Response:
+        try:
+            async with asyncio.timeout(2):
+                await bot.store.ping()
+        except Exception as exc:
+            log.warning("not ready: the database is unreachable (%s)", type(exc).__name__)
+            return web.Response(status=503, text="database unreachable")
+        return web.Response(text="ready")
+
+    app = web.Application()
+    if not bot.settings.socket_mode:
+        app.router.add_post("/slack/events", events)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", prometheus)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "0.0.0.0", port).start()
+    return runner

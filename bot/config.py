@@ -1,0 +1,336 @@
+"""Every knob of the bot, read from the environment (and an optional `.env`) in one place.
+
+The names in the "public contract" group are fixed (README, Dockerfile and tests depend on them); the
+rest are ours. `load_settings()` turns pydantic's validation errors into one line per problem that
+names the variable and says what to put there, because a traceback is no help to an operator.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "claude-sonnet-5"
+# The Files API refuses anything bigger (anthropic-code-execution.md §5).
+FILES_API_MAX_BYTES = 500 * 1024 * 1024
+
+
+class SettingsError(Exception):
+    """Start-up cannot go on; `lines` are ready to print, one per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class Settings(BaseSettings):
+    """All settings. Field descriptions double as the README's settings table and the error hints."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- public contract: Slack -------------------------------------------------------------------
+    slack_bot_token: str = Field(
+        description="Bot token of the Slack app (`xoxb-...`, OAuth & Permissions page). Required."
+    )
+    slack_app_token: str | None = Field(
+        default=None,
+        description="App-level token (`xapp-...`, scope `connections:write`). Set it to use Socket Mode; "
+        "leave it unset for HTTP mode.",
+    )
+    slack_signing_secret: str | None = Field(
+        default=None,
+        description="Signing secret of the Slack app (Basic Information page). Required in HTTP mode.",
+    )
+    slack_api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Base URL of Slack's Web API; point it at the Slack emulator for local runs.",
+    )
+    # --- public contract: Anthropic (the SDK reads these two itself too) --------------------------
+    anthropic_api_key: str = Field(description="Anthropic API key (`sk-ant-...`). Required.")
+    anthropic_base_url: str | None = Field(
+        default=None, description="Base URL of the Anthropic API; point it at the emulator for local runs."
+    )
+    # --- public contract: storage and HTTP --------------------------------------------------------
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./data/bot.db",
+        description="SQLAlchemy async URL: `sqlite+aiosqlite:///path.db` (default, one replica) or "
+        "`postgresql+asyncpg://user:pass@host/db` (several replicas).",
+    )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="HTTP port: `/slack/events` in HTTP mode, plus `/healthz`, `/readyz` and `/metrics`. "
+        "Defaults to 3000 in HTTP mode; in Socket Mode the HTTP server runs only when it is set.",
+    )
+
+    # --- Claude ----------------------------------------------------------------------------------
+    claude_model: str = Field(
+        default=DEFAULT_MODEL, description="Claude model; it must support the code execution tool."
+    )
+    code_execution_tool: Literal["code_execution_20260120", "code_execution_20260521"] = Field(
+        default="code_execution_20260120",
+        description="Code execution tool version (both keep the Python REPL between turns).",
+    )
+    max_output_tokens: int = Field(
+        default=16000, ge=256, le=128000, description="`max_tokens` of each model response."
+    )
+    context_budget_tokens: int = Field(
+        default=150_000,
+        ge=10_000,
+        description="When a thread's history grows past this many (estimated) tokens, old code outputs "
+        "are dropped from what Claude sees, and the thread is told.",
+    )
+    anthropic_max_retries: int = Field(
+        default=4, ge=0, le=10, description="Retries of a failed Anthropic request (429, 529, 5xx, timeouts)."
+    )
+    anthropic_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="Timeout of one Anthropic request."
+    )
+    turn_max_continuations: int = Field(
+        default=30,
+        ge=1,
+        description="Most follow-up requests in one turn (`pause_turn`, tool results) before it stops.",
+    )
+    turn_max_seconds: float = Field(default=900.0, gt=0, description="Longest a turn may run.")
+    system_prompt_extra: str = Field(
+        default="", description="Extra instructions appended to the system prompt (house rules)."
+    )
+    tools_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated Python modules with extra tools Claude may call from its sandbox "
+        "(each exposes `register(registry)`).",
+    )
+
+    # --- Slack behaviour -------------------------------------------------------------------------
+    slash_command: str = Field(default="/claude", description="Name of the slash command.")
+    only_when_mentioned: bool = Field(
+        default=False,
+        description="Answer thread replies only when they mention the bot (otherwise every reply in a "
+        "thread the bot is part of continues the conversation).",
+    )
+    slack_file_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Extra host names the bot token may be sent to when downloading files "
+        "(`*.slack.com`, `*.slack-edge.com` and the host of `SLACK_API_URL` are always allowed).",
+    )
+    slack_rate_limits: Literal["tiers", "off"] = Field(
+        default="tiers",
+        description="`tiers` keeps every Slack method inside its documented rate tier (no 429s in busy "
+        "workspaces; answers degrade from streaming to plain messages when a tier is spent). `off` relies "
+        "on Slack's 429 + Retry-After only: for workspaces with raised limits, and for load tests.",
+    )
+    stream_update_seconds: float = Field(
+        default=1.0, ge=0.2, description="Least time between two updates of a live answer in one thread."
+    )
+
+    # --- Files -----------------------------------------------------------------------------------
+    max_file_mb: float = Field(
+        default=500.0, gt=0, le=500, description="Largest attachment taken into the sandbox, in MB (≤ 500)."
+    )
+    max_files_per_turn: int = Field(default=20, ge=1, description="Most attachments taken in per turn.")
+    max_turn_mb: float = Field(default=1000.0, gt=0, description="Most attachment bytes per turn, in MB.")
+    images_as_blocks: bool = Field(
+        default=True, description="Also show attached images to Claude directly (not only as files)."
+    )
+    pdfs_as_blocks: bool = Field(
+        default=True, description="Also show attached PDFs to Claude directly (not only as files)."
+    )
+    file_retention_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Delete a thread's Anthropic files this many days after upload; unset keeps them as long "
+        "as the thread's conversation (they are deleted when the thread is reset).",
+    )
+    tmp_dir: Path | None = Field(
+        default=None, description="Where downloads are staged on their way through (default: system temp)."
+    )
+
+    # --- Engine ----------------------------------------------------------------------------------
+    max_concurrent_turns: int = Field(
+        default=1000, ge=1, description="Most turns running at once in this process (across threads)."
+    )
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=3,
+        description="A thread's lease lasts this long without a heartbeat; a crashed replica's turn is "
+        "resumed by another after at most this time.",
+    )
+    prune_after_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="Processed-event keys and finished inbox rows older than this are pruned.",
+    )
+
+    # --- Operations ------------------------------------------------------------------------------
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field(default="text", description="`json` for structured logs.")
+
+    @field_validator("tools_modules", "slack_file_hosts", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: str) -> str:
+        if not value.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: str | None) -> str | None:
+        if value is not None and value != "" and not value.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value or None
+
+    @field_validator("slack_api_url", "anthropic_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("slash_command")
+    @classmethod
+    def _command(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) < 2 or " " in value:
+            raise ValueError("must look like /claude")
+        return value
+
+    @model_validator(mode="after")
+    def _mode(self) -> Settings:
+        if self.slack_app_token is None and not self.slack_signing_secret:
+            raise ValueError(
+                "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: set SLACK_APP_TOKEN (xapp-..., Socket Mode) or "
+                "SLACK_SIGNING_SECRET (HTTP mode)"
+            )
+        return self
+
+    # --- derived values --------------------------------------------------------------------------
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def http_port(self) -> int | None:
+        """Port of the HTTP server, or None when it does not run (Socket Mode without PORT)."""
+        if self.port is not None:
+            return self.port
+        return None if self.socket_mode else 3000
+
+    @property
+    def max_file_bytes(self) -> int:
+        return min(int(self.max_file_mb * 1024 * 1024), FILES_API_MAX_BYTES)
+
+    @property
+    def max_turn_bytes(self) -> int:
+        return int(self.max_turn_mb * 1024 * 1024)
+
+    @property
+    def slack_api_host(self) -> str:
+        return urlsplit(self.slack_api_url).hostname or ""
+
+
+class DatabaseSettings(BaseSettings):
+    """Only the database, for `python -m bot migrate` (which must work without Slack or Anthropic keys)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    database_url: str = str(Settings.model_fields["database_url"].default)
+
+
+def _env_name(field: str) -> str:
+    return field.upper()
+
+
+def load_settings(env_file: str | None = ".env") -> Settings:
+    """Read the settings or raise `SettingsError` with one actionable line per problem."""
+    try:
+        return Settings(_env_file=env_file)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines: list[str] = []
+        for err in exc.errors():
+            loc = err.get("loc") or ()
+            if not loc:
+                # A model-level rule: its message already names the variables.
+                message = str(err.get("msg", "")).removeprefix("Value error, ")
+                lines.append(f"Setting error: {message}")
+                continue
+            field = str(loc[0])
+            info = Settings.model_fields.get(field)
+            hint = info.description if info is not None and info.description else ""
+            if err.get("type") == "missing":
+                problem = "is not set"
+            else:
+                shown = (
+                    ""
+                    if "token" in field or "key" in field or "secret" in field
+                    else f" ({err.get('input')!r})"
+                )
+                problem = f"is invalid{shown}: {str(err.get('msg', '')).removeprefix('Value error, ')}"
+            lines.append(f"Setting error: {_env_name(field)} {problem}. {hint}".rstrip())
+        raise SettingsError(lines) from None
+
+
+def settings_table() -> str:
+    """The README's settings table, generated from `Settings` so the two never drift apart."""
+    rows = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        if info.is_required():
+            default = "*(required)*"
+        elif info.default_factory is not None:
+            default = "*(empty)*"
+        elif info.default is None:
+            default = "*(unset)*"
+        elif info.default == "":
+            default = "*(empty)*"
+        elif isinstance(info.default, bool):
+            default = f"`{str(info.default).lower()}`"
+        else:
+            default = f"`{info.default}`"
+        description = (info.description or "").replace("|", "\\|")
+        rows.append(f"| `{_env_name(name)}` | {default} | {description} |")
+    return "\n".join(rows) + "\n"
+
+
+README_START = "<!-- settings:start -->"
+README_END = "<!-- settings:end -->"
+
+
+def readme_with_settings(readme: str) -> str:
+    """The README with its settings section replaced by the table generated from `Settings`."""
+    head, start, rest = readme.partition(README_START)
+    _, end, tail = rest.partition(README_END)
+    if not start or not end:
+        raise ValueError(f"the README has no {README_START} ... {README_END} section")
+    return f"{head}{README_START}\n{settings_table()}{README_END}{tail}"
+
+
+def data_dir_for(database_url: str) -> Path | None:
+    """The directory a SQLite URL points into (created on start), or None for other databases."""
+    prefix = "sqlite+aiosqlite:///"
+    if not database_url.startswith(prefix):
+        return None
+    path = database_url[len(prefix) :]
+    if not path or path == ":memory:":
+        return None
+    return Path(os.path.dirname(path) or ".")

@@ -1,0 +1,192 @@
+"""The neutral types where the Slack side and the Claude side meet.
+
+Neither side imports the other: the Slack surface turns events into `Inbound` messages and renders
+`TurnEvent`s; the Claude side consumes prepared user content and emits `TurnEvent`s. The engine wires
+them together. Everything here is plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadKey:
+    """(team, channel, thread root ts). A DM's top-level message is its own root.
+
+    Containers, history and files never cross thread keys.
+    """
+
+    team_id: str
+    channel_id: str
+    thread_ts: str
+
+    def __str__(self) -> str:
+        return f"{self.team_id}:{self.channel_id}:{self.thread_ts}"
+
+    @classmethod
+    def parse(cls, value: str) -> ThreadKey:
+        team_id, channel_id, thread_ts = value.split(":", 2)
+        return cls(team_id, channel_id, thread_ts)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundFile:
+    """A Slack file attached to a message. `stub` means Slack sent only the id (Slack Connect)."""
+
+    slack_file_id: str
+    name: str = ""
+    mimetype: str = ""
+    size: int = 0
+    url: str = ""
+    stub: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.slack_file_id,
+            "name": self.name,
+            "mimetype": self.mimetype,
+            "size": self.size,
+            "url": self.url,
+            "stub": self.stub,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> InboundFile:
+        return cls(
+            slack_file_id=data["id"],
+            name=data.get("name", ""),
+            mimetype=data.get("mimetype", ""),
+            size=int(data.get("size", 0)),
+            url=data.get("url", ""),
+            stub=bool(data.get("stub", False)),
+        )
+
+
+class InboundKind(StrEnum):
+    MENTION = "mention"
+    MESSAGE = "message"
+    DM = "dm"
+    COMMAND = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message a person wrote that the bot must answer (exactly once, in order)."""
+
+    key: ThreadKey
+    ts: str
+    user_id: str
+    text: str
+    kind: InboundKind
+    files: tuple[InboundFile, ...] = ()
+    event_id: str | None = None
+    # First contact in a thread people were already talking in: give Claude the earlier messages.
+    wants_thread_context: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Author:
+    user_id: str
+    name: str
+
+
+# --- what a turn shows while it runs ----------------------------------------------------------------
+
+
+class StepStatus(StrEnum):
+    RUNNING = "in_progress"
+    DONE = "complete"
+    FAILED = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    """More of Claude's answer text."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    """A code execution (bash, Python cell, file edit) or a tool call began."""
+
+    step_id: str
+    kind: str  # "bash" | "python" | "edit" | "tool"
+    title: str
+    code: str
+
+
+@dataclass(frozen=True, slots=True)
+class StepFinished:
+    step_id: str
+    status: StepStatus
+    stdout: str = ""
+    stderr: str = ""
+    return_code: int | None = None
+    error: str | None = None
+    file_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A line for the person that is not part of the answer (sandbox reset, history trimmed, ...)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseRestarted:
+    """The model response being streamed failed mid-way and is being requested again."""
+
+
+TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseRestarted
+
+
+class TurnOutcome(StrEnum):
+    ANSWERED = "answered"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    LIMIT = "limit"  # a cap (continuations, duration, max_tokens, context) ended it early
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    requests: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.requests + other.requests,
+        )
+
+    @property
+    def total_input(self) -> int:
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """What a tool call returns to Claude (text only: tool results from code cannot carry images)."""
+
+    text: str
+    is_error: bool = False
+
+
+@dataclass(slots=True)
+class TurnResult:
+    outcome: TurnOutcome
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    output_file_ids: list[str] = field(default_factory=list)
+    message: str | None = None  # the one line to show when the outcome is not a plain answer

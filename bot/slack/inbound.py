@@ -1,0 +1,108 @@
+"""Slack events -> `Inbound` messages, as pure functions.
+
+Which messages start or continue a turn (slack-platform.md §2): a mention in a channel (`app_mention`
+and its `message` twin, subtype `file_share` with files), any reply in a thread the bot already takes
+part in, and direct messages (each top-level DM is its own thread). Edits, deletions, joins and other
+subtypes are ignored; so is every message from a bot (ours or another), so bots never loop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.model import Inbound, InboundFile, InboundKind, ThreadKey
+
+USER_MESSAGE_SUBTYPES = {None, "file_share", "thread_broadcast"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    inbound: Inbound
+    # A plain reply in a channel thread counts only when the bot already has a conversation there.
+    needs_conversation: bool = False
+
+
+def mention_token(bot_user_id: str) -> str:
+    return f"<@{bot_user_id}>"
+
+
+def clean_text(text: str, bot_user_id: str) -> str:
+    """The message without the bot's own mention (Claude is told who wrote it separately)."""
+    return re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>\s*", "", text).strip()
+
+
+def files_of(event: dict[str, Any]) -> tuple[InboundFile, ...]:
+    out = []
+    for f in event.get("files") or []:
+        if not isinstance(f, dict) or "id" not in f:
+            continue
+        stub = f.get("file_access") == "check_file_info" or not (
+            f.get("url_private_download") or f.get("url_private")
+        )
+        out.append(
+            InboundFile(
+                slack_file_id=str(f["id"]),
+                name=str(f.get("name") or f.get("title") or f["id"]),
+                mimetype=str(f.get("mimetype") or ""),
+                size=int(f.get("size") or 0),
+                url=str(f.get("url_private_download") or f.get("url_private") or ""),
+                stub=stub,
+            )
+        )
+    return tuple(out)
+
+
+def from_event(
+    event: dict[str, Any],
+    *,
+    team_id: str,
+    event_id: str | None,
+    bot_user_id: str,
+    only_when_mentioned: bool,
+) -> Candidate | None:
+    etype = event.get("type")
+    if etype not in ("app_mention", "message"):
+        return None
+    if event.get("subtype") not in USER_MESSAGE_SUBTYPES:
+        return None
+    user = event.get("user")
+    if event.get("bot_id") or event.get("bot_profile") or not user or user == bot_user_id:
+        return None
+    channel = event.get("channel")
+    ts = event.get("ts")
+    if not channel or not ts:
+        return None
+    text = str(event.get("text") or "")
+    thread_ts = event.get("thread_ts")
+    team = str(event.get("team") or team_id)
+    mentioned = etype == "app_mention" or mention_token(bot_user_id) in text
+    is_dm = event.get("channel_type") == "im" or str(channel).startswith("D")
+    root = str(thread_ts or ts)
+    if is_dm:
+        kind = InboundKind.DM
+    elif mentioned and etype == "message":
+        # The `message` twin of a mention: Slack also sends `app_mention` for the same message
+        # (slack-platform.md §0 fact 4), and that one is stored; acknowledging this twin without a
+        # second write halves the work of a burst of mentions. An unacknowledged app_mention is
+        # redelivered, so nothing depends on the twin.
+        return None
+    elif mentioned:
+        kind = InboundKind.MENTION
+    elif thread_ts and not only_when_mentioned:
+        kind = InboundKind.MESSAGE
+    else:
+        return None
+    inbound = Inbound(
+        key=ThreadKey(team, str(channel), root),
+        ts=str(ts),
+        user_id=str(user),
+        text=clean_text(text, bot_user_id),
+        kind=kind,
+        files=files_of(event),
+        event_id=event_id,
+        # First mention inside an existing thread: earlier messages become context.
+        wants_thread_context=bool(thread_ts) and thread_ts != ts and kind is InboundKind.MENTION,
+    )
+    return Candidate(inbound, needs_conversation=kind is InboundKind.MESSAGE)

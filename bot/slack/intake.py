@@ -1,0 +1,50 @@
+"""Where Slack message events enter the bot: normalised, filtered, and stored in the durable inbox.
+
+Both delivery paths use it: Bolt's listener middleware (HTTP mode) and the Socket Mode handler's
+direct route for message events (socket.py). Either way the event is acknowledged only after
+`accept` has stored it, so a crash before that point makes Slack deliver it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.engine import Engine
+from bot.slack.inbound import Candidate, from_event
+from bot.store import Store
+
+MESSAGE_EVENTS = ("app_mention", "message")
+
+
+class Intake:
+    def __init__(
+        self, engine: Engine, store: Store, *, team_id: str, bot_user_id: str, only_when_mentioned: bool
+    ) -> None:
+        self.engine = engine
+        self.store = store
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.only_when_mentioned = only_when_mentioned
+
+    async def accept(self, body: dict[str, Any]) -> None:
+        """Store the message of an `event_callback` body if the bot should answer it."""
+        candidate = self.candidate(body)
+        if candidate is not None:
+            await self.store_candidate(candidate)
+
+    def candidate(self, body: dict[str, Any]) -> Candidate | None:
+        """What of the body the bot may answer (None: nothing; acknowledge without storing)."""
+        self.store.arrivals.note()
+        event = body.get("event")
+        if not isinstance(event, dict):
+            return None
+        return from_event(
+            event,
+            team_id=str(body.get("team_id") or self.team_id),
+            event_id=body.get("event_id"),
+            bot_user_id=self.bot_user_id,
+            only_when_mentioned=self.only_when_mentioned,
+        )
+
+    async def store_candidate(self, candidate: Candidate) -> None:
+        await self.engine.submit(candidate.inbound, in_conversation_only=candidate.needs_conversation)

@@ -1,0 +1,204 @@
+"""Bolt listeners: events, the slash command and the buttons.
+
+Messages are written to the durable inbox in listener *middleware*, which Bolt runs before it
+acknowledges the event (slack-platform.md §1.4: event listeners are acked right before they run).
+So an event is only acked once it is stored: if the store fails, Slack delivers it again. Every
+event type the app subscribes to has a listener, even a no-op one, because Bolt leaves unmatched
+events unacknowledged and Slack would keep redelivering them (§0, fact 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.engine import Engine
+from bot.model import Inbound, InboundKind, ThreadKey
+from bot.slack import render
+from bot.slack.errors import error_code, explain
+from bot.slack.intake import Intake
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+SUGGESTED_PROMPTS = [
+    {
+        "title": "Analyse a spreadsheet",
+        "message": "Here's a CSV (attached): what stands out? Chart the main trend.",
+    },
+    {
+        "title": "Run some Python",
+        "message": "Simulate 10,000 rolls of two dice and plot the distribution of sums.",
+    },
+    {"title": "Read a PDF", "message": "Summarise the attached PDF in five bullet points."},
+    {
+        "title": "Clean up data",
+        "message": "Clean the attached file (dates, duplicates) and give me back an .xlsx.",
+    },
+]
+
+# Every event type listened to here must be subscribed in manifest.yaml (a test checks both ways).
+EVENT_TYPES = ("app_mention", "message", "app_home_opened", "agent_session_stopped")
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    user_id: str
+    bot_id: str
+    team_id: str
+    name: str
+
+
+def help_text(command: str, bot_name: str) -> str:
+    return "\n".join(
+        [
+            f"*{bot_name}* runs Python for you in a sandbox that lives as long as the thread.",
+            f"• `{command} <question>` starts a new thread here and answers it, like mentioning @{bot_name}.",
+            f"• Mention @{bot_name} in any channel I'm in (or DM me); attach CSV, Excel, PDF or image files.",
+            "• Reply in the thread to continue: variables and files are still there.",
+            "• Each answer has *New session* to start over; a running answer has *Stop*.",
+            f"• `{command} status` shows what is running for you and your recent usage.",
+        ]
+    )
+
+
+def thread_link(key: ThreadKey) -> str:
+    return f"<https://slack.com/archives/{key.channel_id}/p{key.thread_ts.replace('.', '')}|thread>"
+
+
+async def status_text(store: Store, user_id: str) -> str:
+    running = await store.running_turns(user_id)
+    day = await store.usage_since(user_id, time.time() - 86400)
+    lines = []
+    if running:
+        now = time.time()
+        lines.append(f"*Running for you now:* {len(running)}")
+        lines += [f"• {thread_link(k)} for {int(now - started)} s" for k, started in running[:10]]
+    else:
+        lines.append("Nothing is running for you right now.")
+    u = day.usage
+    cached = f" ({100 * u.cache_read_tokens / u.total_input:.0f}% read from cache)" if u.total_input else ""
+    lines.append(
+        f"*Last 24 hours:* {day.turns} turns, {u.total_input:,} input tokens{cached}, {u.output_tokens:,} output tokens."
+    )
+    return "\n".join(lines)
+
+
+def register_listeners(
+    app: AsyncApp,
+    *,
+    engine: Engine,
+    store: Store,
+    intake: Intake,
+    identity: BotIdentity,
+    slash_command: str,
+) -> None:
+    async def persist(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        # Listener middleware runs before Bolt acknowledges the event: stored first, then acked.
+        await intake.accept(body)
+        await next()
+
+    async def noop() -> None:
+        return None
+
+    app.event("app_mention", middleware=[persist])(noop)
+    app.event("message", middleware=[persist])(noop)
+
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab") != "messages" or not event.get("channel"):
+            return
+        # The Messages tab of an agent_view app: prompts without a thread (slack-platform.md §8.2).
+        await _suggest(client, channel_id=str(event["channel"]))
+
+    @app.event("agent_session_stopped")
+    async def session_stopped(body: dict[str, Any], event: dict[str, Any]) -> None:
+        # Slack's native stop button on an agent session (docs.slack.dev/reference/events/agent_session_stopped).
+        if event.get("channel") and event.get("thread_ts"):
+            key = ThreadKey(
+                str(body.get("team_id") or identity.team_id), str(event["channel"]), str(event["thread_ts"])
+            )
+            await engine.stop(key, str(event.get("user") or ""))
+
+    @app.command(slash_command)
+    async def command(
+        ack: Any, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        text = str(command.get("text") or "").strip()
+        user = str(command["user_id"])
+        if text.lower() in ("", "help"):
+            await ack(help_text(slash_command, identity.name))
+            return
+        if text.lower() == "status":
+            await ack(await status_text(store, user))
+            return
+        # Acknowledge first: Slack shows an error if the command is not acked within 3 seconds.
+        await ack()
+        channel = str(command["channel_id"])
+        try:
+            posted = await client.chat_postMessage(
+                channel=channel,
+                text=f"<@{user}> asked: {text}",
+                blocks=[{"type": "markdown", "text": f"<@{user}> asked:\n\n{_quote(text)}"}],
+            )
+        except SlackApiError as exc:
+            explained = explain(error_code(exc), method="chat.postMessage", bot_name=identity.name)
+            log.error("slash command could not post: %s", explained.operator)
+            await respond(text=explained.user, response_type="ephemeral")
+            return
+        team = str(command.get("team_id") or identity.team_id)
+        ts = str(posted["ts"])
+        await engine.submit(
+            Inbound(
+                key=ThreadKey(team, channel, ts), ts=ts, user_id=user, text=text, kind=InboundKind.COMMAND
+            )
+        )
+
+    @app.action(render.STOP_ACTION)
+    async def stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        key = ThreadKey.parse(str(action["value"]))
+        if not await engine.stop(key, str(body["user"]["id"])):
+            await respond(
+                text="Nothing is running in this thread.", response_type="ephemeral", replace_original=False
+            )
+
+    @app.action(render.NEW_SESSION_ACTION)
+    async def new_session(
+        ack: Any, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await ack()
+        key = ThreadKey.parse(str(action["value"]))
+        user = str(body["user"]["id"])
+        await engine.reset(key, user)
+        await engine.slack.post_line(
+            key,
+            f":arrows_counterclockwise: <@{user}> started a new session: I've forgotten this thread's conversation "
+            "and its sandbox (variables and files). The next message starts fresh.",
+        )
+
+    @app.action(render.RETRY_ACTION)
+    async def retry(ack: Any, action: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        if not await engine.retry(ThreadKey.parse(str(action["value"]))):
+            await respond(
+                text="There is nothing left to retry here.", response_type="ephemeral", replace_original=False
+            )
+
+
+async def _suggest(client: AsyncWebClient, *, channel_id: str) -> None:
+    try:
+        await client.assistant_threads_setSuggestedPrompts(channel_id=channel_id, prompts=SUGGESTED_PROMPTS)
+    except SlackApiError as exc:
+        log.info("assistant.threads.setSuggestedPrompts failed: %s", error_code(exc))
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" for line in text.splitlines()) or "> "

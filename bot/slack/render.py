@@ -1,0 +1,264 @@
+"""What the bot writes into Slack, as pure functions: answer splitting, task cards, buttons, lines.
+
+Limits (slack-platform.md §6): `markdown_text` and markdown blocks hold at most 12,000 characters per
+payload, 50 blocks per message. Answers are cut at paragraph or line boundaries, never inside a table;
+a code fence that must be cut is closed at the end of one part and reopened in the next, so every
+part renders with balanced fences.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.model import StepFinished, StepStarted, StepStatus
+
+# Room under Slack's 12,000 so a closing fence and a continuation marker always fit.
+MESSAGE_CHARS = 11_000
+# Beyond this much text an answer goes up as a Markdown file with a short summary.
+FILE_ANSWER_CHARS = 3 * MESSAGE_CHARS
+SUMMARY_CHARS = 600
+DETAILS_CHARS = 2_500
+OUTPUT_CHARS = 1_500
+OUTPUT_LINES = 20
+ERROR_LINES = 12
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+
+
+# --- fences and safe cut points ---------------------------------------------------------------------
+
+
+def open_fence(text: str) -> str | None:
+    """The opening line of a code fence left open at the end of `text`, or None."""
+    opener: str | None = None
+    marker = ""
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if not match:
+            continue
+        if opener is None:
+            opener, marker = line.strip(), match.group(1)
+        elif (
+            match.group(1)[0] == marker[0]
+            and len(match.group(1)) >= len(marker)
+            and not match.group(2).strip()
+        ):
+            opener, marker = None, ""
+    return opener
+
+
+def _closing(opener: str) -> str:
+    match = _FENCE.match(opener)
+    return match.group(1) if match else "```"
+
+
+def choose_cut(text: str, limit: int) -> int:
+    """Where to cut `text` so the first part has at most `limit` characters.
+
+    Preference: the last paragraph break, then the last line break, that is not inside a table; a
+    hard cut only when a single line is longer than the limit.
+    """
+    if len(text) <= limit:
+        return len(text)
+    window = text[:limit]
+    lines_end = [m.end() for m in re.finditer("\n", window)]
+    candidates = [i for i in lines_end if not _inside_table(text, i)]
+    paragraphs = [i for i in candidates if i >= 2 and text[i - 2 : i] == "\n\n"]
+    # A paragraph break in the second half of the window keeps parts reasonably full.
+    good_paragraphs = [i for i in paragraphs if i > limit // 2]
+    if good_paragraphs:
+        return good_paragraphs[-1]
+    if candidates:
+        return candidates[-1]
+    return limit
+
+
+def _inside_table(text: str, index: int) -> bool:
+    """True when a cut at `index` (just after a newline) would separate two table rows."""
+    before = text[:index].rstrip("\n").rsplit("\n", 1)[-1]
+    after = text[index:].split("\n", 1)[0]
+    return before.lstrip().startswith("|") and after.lstrip().startswith("|")
+
+
+def split_markdown(text: str, limit: int = MESSAGE_CHARS) -> list[str]:
+    """Split an answer into parts of at most `limit` (+ a fence line) characters, fences balanced."""
+    parts: list[str] = []
+    carry = ""
+    rest = text
+    while rest:
+        budget = max(limit - len(carry), 200)
+        cut = choose_cut(rest, budget)
+        piece, rest = carry + rest[:cut], rest[cut:]
+        opener = open_fence(piece)
+        if opener is not None and rest:
+            piece = piece.rstrip("\n") + "\n" + _closing(opener)
+            carry = opener + "\n"
+        else:
+            carry = ""
+        parts.append(piece)
+    return parts or [""]
+
+
+def summary_of(text: str) -> str:
+    """The first paragraph(s) of a long answer, for the message that carries it as a file."""
+    head = text.strip()[:SUMMARY_CHARS]
+    cut = head.rfind("\n\n")
+    if cut > 100:
+        head = head[:cut]
+    if open_fence(head) is not None:
+        head = head.split("```", 1)[0].rstrip()
+    return head + ("…" if len(text.strip()) > len(head) else "")
+
+
+# --- task cards --------------------------------------------------------------------------------------
+
+
+def head_lines(text: str, lines: int = OUTPUT_LINES, chars: int = OUTPUT_CHARS) -> str:
+    kept = text.split("\n")
+    out = "\n".join(kept[:lines])
+    if len(out) > chars:
+        out = out[:chars]
+    if out != text.rstrip("\n") and len(out) < len(text):
+        out = out.rstrip("\n") + "\n…"
+    return out
+
+
+def tail_lines(text: str, lines: int = ERROR_LINES, chars: int = OUTPUT_CHARS) -> str:
+    kept = text.rstrip("\n").split("\n")
+    out = "\n".join(kept[-lines:])
+    if len(out) > chars:
+        out = out[-chars:]
+    return ("…\n" if len(kept) > lines or len(out) < len(text.rstrip("\n")) else "") + out
+
+
+def _clip(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
+
+
+LANGUAGES = {"bash": "bash", "python": "python", "edit": "", "tool": "json"}
+
+
+def task_started(step: StepStarted) -> dict[str, Any]:
+    code = _clip(step.code, DETAILS_CHARS)
+    return {
+        "type": "task_update",
+        "id": step.step_id,
+        "title": step.title,
+        "status": StepStatus.RUNNING.value,
+        "details": f"```{LANGUAGES.get(step.kind, '')}\n{code}\n```" if code else "",
+    }
+
+
+def step_output(step: StepFinished) -> str:
+    """What a finished step shows: the head of its output, or the last lines of its error."""
+    if step.status is StepStatus.FAILED:
+        if step.error and not step.stderr:
+            return f"Error: {step.error}"
+        trace = tail_lines(step.stderr or step.stdout)
+        code = f" (exit code {step.return_code})" if step.return_code not in (None, 0) else ""
+        return f"Failed{code}:\n```\n{trace}\n```"
+    parts = []
+    if step.stdout.strip():
+        parts.append(f"```\n{head_lines(step.stdout)}\n```")
+    if step.stderr.strip():
+        parts.append(f"stderr:\n```\n{head_lines(step.stderr, lines=8, chars=600)}\n```")
+    if step.file_ids:
+        parts.append(f"{len(step.file_ids)} file(s) saved to the thread")
+    return "\n".join(parts) or "Done, no output."
+
+
+def task_finished(step: StepFinished, title: str, output: str) -> dict[str, Any]:
+    return {
+        "type": "task_update",
+        "id": step.step_id,
+        "title": title,
+        "status": step.status.value,
+        "output": output,
+    }
+
+
+def output_overflows(step: StepFinished) -> bool:
+    """Output a card cannot show whole goes up as a text file instead of being cut off."""
+    text = step.stdout + step.stderr
+    return len(text) > OUTPUT_CHARS or text.count("\n") > OUTPUT_LINES
+
+
+def full_output(step: StepFinished, title: str) -> str:
+    parts = [f"# {title}\n"]
+    if step.stdout:
+        parts += ["## stdout\n", step.stdout]
+    if step.stderr:
+        parts += ["\n## stderr\n", step.stderr]
+    return "\n".join(parts)
+
+
+def task_line(title: str, status: StepStatus, output: str | None = None) -> str:
+    """A task card as Markdown, for the fallback when streaming is not available."""
+    icon = {StepStatus.RUNNING: "⏳", StepStatus.DONE: "✅", StepStatus.FAILED: "❌"}[status]
+    line = f"{icon} *{title}*"
+    if status is StepStatus.FAILED and output:
+        line += "\n" + output
+    return line + "\n"
+
+
+# --- buttons and lines -------------------------------------------------------------------------------
+
+STOP_ACTION = "stop_turn"
+NEW_SESSION_ACTION = "new_session"
+RETRY_ACTION = "retry_turn"
+
+
+@dataclass(frozen=True)
+class Button:
+    action_id: str
+    text: str
+    style: str | None = None
+    confirm: str | None = None
+
+
+def actions_block(value: str, *buttons: Button) -> dict[str, Any]:
+    elements = []
+    for b in buttons:
+        element: dict[str, Any] = {
+            "type": "button",
+            "action_id": b.action_id,
+            "text": {"type": "plain_text", "text": b.text},
+            "value": value,
+        }
+        if b.style:
+            element["style"] = b.style
+        if b.confirm:
+            element["confirm"] = {
+                "title": {"type": "plain_text", "text": "Are you sure?"},
+                "text": {"type": "plain_text", "text": b.confirm},
+                "confirm": {"type": "plain_text", "text": "Yes"},
+                "deny": {"type": "plain_text", "text": "Cancel"},
+            }
+        elements.append(element)
+    return {"type": "actions", "block_id": f"controls-{buttons[0].action_id}", "elements": elements}
+
+
+def stop_controls(thread_value: str) -> list[dict[str, Any]]:
+    return [actions_block(thread_value, Button(STOP_ACTION, "Stop", style="danger"))]
+
+
+def after_controls(thread_value: str, *, retry: bool = False) -> list[dict[str, Any]]:
+    buttons = [Button(RETRY_ACTION, "Retry", style="primary")] if retry else []
+    buttons.append(
+        Button(
+            NEW_SESSION_ACTION,
+            "New session",
+            confirm="This forgets the conversation and the sandbox (variables and files) of this thread.",
+        )
+    )
+    return [actions_block(thread_value, *buttons)]
+
+
+def notice_line(text: str) -> str:
+    return f"\n\n> _{text}_\n\n"
+
+
+def warning_line(text: str) -> str:
+    return f"\n\n:warning: {text}\n"

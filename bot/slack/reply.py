@@ -1,0 +1,490 @@
+"""Live progress of one turn in its thread: status, the streamed answer, task cards, the final state.
+
+The answer streams with `chat.startStream` / `appendStream` / `stopStream` (slack-platform.md §5.2),
+each code run as a `task_update` card. Writes to Slack are buffered: at most one per
+`stream_update_seconds` per thread, and intermediate updates are skipped when the method's rate
+budget is spent. When streaming is unavailable or breaks mid-way, the rest goes to an ordinary
+message updated in place, starting exactly where the stream stopped (nothing lost, nothing twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.model import (
+    Notice,
+    ResponseRestarted,
+    StepFinished,
+    StepStarted,
+    StepStatus,
+    TextDelta,
+    ThreadKey,
+    TurnEvent,
+)
+from bot.slack import render
+from bot.slack.errors import error_code, explain_exception
+from bot.slack.rate_limits import RateBudget
+
+log = logging.getLogger(__name__)
+
+STATUS_TEXT = "is working on it…"
+STATUS_REFRESH_SECONDS = 60.0  # Slack drops a status after two minutes without a message (§5.1)
+
+
+@dataclass
+class _Card:
+    title: str
+    status: StepStatus
+    output: str | None = None
+
+
+@dataclass
+class _Message:
+    """The message currently being written (a stream or a fallback message)."""
+
+    ts: str | None = None
+    sent_text: str = ""
+    shown: str = ""  # fallback messages: the content as last posted or edited
+    # Fallback rendering: the message's pieces in order, text or a card id.
+    pieces: list[tuple[str, str]] = field(default_factory=list)
+
+
+class ThreadReply:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        budget: RateBudget,
+        key: ThreadKey,
+        *,
+        recipient_user_id: str,
+        update_seconds: float,
+        on_first_post: Callable[[], Awaitable[None]],
+        on_user_stop: Callable[[], None],
+        bot_name: str = "the bot",
+        status_shown_at: float | None = None,
+    ) -> None:
+        self.client = client
+        self.budget = budget
+        self.key = key
+        self.recipient_user_id = recipient_user_id
+        self.update_seconds = update_seconds
+        self._on_first_post = on_first_post
+        self._on_user_stop = on_user_stop
+        self.bot_name = bot_name
+
+        self.mode = "idle"  # idle -> stream | fallback; "gone" when nothing can be posted
+        self._outbox: list[dict[str, Any]] = []  # stream chunks not yet sent, in order
+        self._cards: dict[str, _Card] = {}
+        self._msg = _Message()
+        self._answer_chars = 0
+        self._break_before_text = False
+        self._truncated = False
+        self._posted = False
+        # Set already when the message was received (SlackSurface.show_working), unless long ago.
+        recent = status_shown_at is not None and time.monotonic() - status_shown_at < STATUS_REFRESH_SECONDS
+        self._status_set = recent
+        self._last_status = status_shown_at if recent and status_shown_at is not None else 0.0
+        self._last_write = 0.0
+        self._dirty = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._io = asyncio.Lock()
+        self._closed = False
+        self._flusher: asyncio.Task[None] | None = None
+        self._status_task: asyncio.Task[None] | None = None
+        self.full_text: list[str] = []  # the whole answer, for a file when it is too long
+        # Outputs too long for a task card: posted whole as text files with the turn's files.
+        self.long_outputs: list[tuple[str, str]] = []
+        self.posted_ts: list[str] = []  # every message this reply created, oldest first
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def begin(self) -> None:
+        """Show within a second that the thread is being worked on (a status under the thread)."""
+        self._flusher = asyncio.create_task(self._flush_loop())
+        if not self._status_set:
+            # Not awaited: the status must not delay the model request (finish waits for it).
+            self._status_task = asyncio.create_task(self._set_status(STATUS_TEXT))
+
+    async def handle(self, events: list[TurnEvent]) -> None:
+        for event in events:
+            if isinstance(event, TextDelta):
+                text = event.text
+                if self._break_before_text and self._answer_chars and not text.startswith("\n"):
+                    # Claude's text before and after a code step are separate blocks: keep them
+                    # separate paragraphs rather than running the sentences together.
+                    text = "\n\n" + text
+                self._break_before_text = False
+                self._add_text(text)
+                continue
+            self._break_before_text = True
+            if isinstance(event, StepStarted):
+                self._cards[event.step_id] = _Card(event.title, StepStatus.RUNNING)
+                self._outbox.append(render.task_started(event))
+            elif isinstance(event, StepFinished):
+                card = self._cards.setdefault(event.step_id, _Card("Code", StepStatus.RUNNING))
+                card.status = event.status
+                card.output = render.step_output(event)
+                if render.output_overflows(event):
+                    name = f"output-{len(self.long_outputs) + 1}.txt"
+                    self.long_outputs.append((name, render.full_output(event, card.title)))
+                    card.output += f"\n(full output in `{name}`)"
+                self._outbox.append(render.task_finished(event, card.title, card.output))
+            elif isinstance(event, Notice):
+                self._add_text(render.notice_line(event.text), answer=False)
+            elif isinstance(event, ResponseRestarted):
+                self._add_text(
+                    render.notice_line("The connection to Claude dropped; picking up again."), answer=False
+                )
+        self._dirty.set()
+
+    def _add_text(self, text: str, *, answer: bool = True) -> None:
+        if answer:
+            self.full_text.append(text)
+            self._answer_chars += len(text)
+            if self._answer_chars > render.FILE_ANSWER_CHARS:
+                # Far too long for messages: the rest only goes into the file posted at the end.
+                if not self._truncated:
+                    self._truncated = True
+                    self._queue_text(
+                        render.notice_line("The answer is long; the full version follows as a file.")
+                    )
+                return
+        self._queue_text(text)
+
+    def _queue_text(self, text: str) -> None:
+        if self._outbox and self._outbox[-1]["type"] == "markdown_text":
+            self._outbox[-1] = {"type": "markdown_text", "text": self._outbox[-1]["text"] + text}
+        else:
+            self._outbox.append({"type": "markdown_text", "text": text})
+
+    async def note(self, text: str) -> None:
+        """A progress note from sandbox code (the `post_update` tool)."""
+        await self.handle([Notice(text)])
+
+    async def _flush_loop(self) -> None:
+        """Send buffered output at most once per `update_seconds`; exits when the reply is finished.
+
+        Never cancelled mid-write (a write may be waiting out a 429): `finish` signals and waits."""
+        while True:
+            await self._dirty.wait()
+            if self._closed:
+                return
+            self._dirty.clear()
+            wait = self._last_write + self.update_seconds - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), wait)
+                if self._closing.is_set():
+                    return
+            async with self._io:
+                await self._flush(final=False)
+            if not self._posted and self._status_set:
+                await self._refresh_status()
+
+    async def _refresh_status(self) -> None:
+        if time.monotonic() - self._last_status > STATUS_REFRESH_SECONDS:
+            await self._set_status(STATUS_TEXT, optional=True)
+
+    # --- writing ----------------------------------------------------------------------------------
+
+    async def _flush(self, *, final: bool, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Send what is buffered. Intermediate flushes may be skipped for lack of rate budget."""
+        if self.mode == "gone":
+            return
+        if self.mode == "idle":
+            if not self._outbox and not final:
+                return
+            if self.budget.try_take("chat.startStream", "chat.stopStream"):
+                await self._start_stream()
+            else:
+                self.mode = "fallback"
+        while self.mode == "stream" and (self._outbox or final):
+            if not await self._stream_step(final=final, blocks=blocks):
+                break
+            if not self._outbox and final:
+                return
+        if self.mode == "fallback":
+            await self._fallback_step(final=final, blocks=blocks)
+
+    async def _start_stream(self) -> None:
+        await self._first_post()
+        chunks = [
+            *self._take_chunks(self._room()),
+            {"type": "blocks", "blocks": render.stop_controls(str(self.key))},
+        ]
+        try:
+            resp = await self.client.chat_startStream(
+                channel=self.key.channel_id,
+                thread_ts=self.key.thread_ts,
+                recipient_user_id=self.recipient_user_id,
+                recipient_team_id=self.key.team_id,
+                chunks=chunks,
+            )
+        except SlackApiError as exc:
+            log.warning("chat.startStream failed (%s); falling back to a plain message", error_code(exc))
+            self._restore(chunks[:-1])
+            self.mode = "fallback"
+            return
+        self.mode = "stream"
+        self._msg = _Message(ts=str(resp["ts"]))
+        self.posted_ts.append(str(resp["ts"]))
+        self._sent(chunks)
+
+    async def _stream_step(self, *, final: bool, blocks: list[dict[str, Any]] | None) -> bool:
+        """Append (or, when final or the message is full, stop) the stream. False: stop looping."""
+        full = self._text_waiting() > self._room()
+        if not final and not full:
+            if not self.budget.try_take("chat.appendStream"):
+                return False
+            chunks = self._take_chunks(self._room())
+            if not chunks:
+                return False
+            try:
+                await self.client.chat_appendStream(
+                    channel=self.key.channel_id, ts=self._msg.ts or "", chunks=chunks
+                )
+            except SlackApiError as exc:
+                return self._stream_failed(exc, chunks)
+            self._sent(chunks)
+            return False
+        # Stop this stream: the final one with the closing controls, or a full one to roll over.
+        chunks = self._take_chunks(self._room())
+        carry = ""
+        opener = render.open_fence(self._msg.sent_text + _text_of(chunks))
+        if self._outbox and opener is not None:
+            chunks.append({"type": "markdown_text", "text": "\n" + opener[:3] + "\n"})
+            carry = opener + "\n"
+        self.budget.refresh("chat.stopStream")
+        try:
+            await self.client.chat_stopStream(
+                channel=self.key.channel_id,
+                ts=self._msg.ts or "",
+                chunks=chunks or None,
+                blocks=blocks if final and not self._outbox else None,
+            )
+        except SlackApiError as exc:
+            return self._stream_failed(exc, chunks)
+        self._sent(chunks)
+        if not self._outbox:
+            self.mode = "done"
+            return False
+        if carry:
+            self._outbox.insert(0, {"type": "markdown_text", "text": carry})
+        # The message is full: go on in a new one.
+        self.mode = "idle"
+        if self.budget.try_take("chat.startStream", "chat.stopStream"):
+            await self._start_stream()
+        else:
+            self.mode = "fallback"
+        return self.mode == "stream"
+
+    def _stream_failed(self, exc: SlackApiError, chunks: list[dict[str, Any]]) -> bool:
+        code = error_code(exc)
+        self._restore([c for c in chunks if c["type"] != "blocks"])
+        if code == "stopped_by_user":
+            # The person pressed Slack's own stop on the stream.
+            log.info("stream stopped by the user in Slack")
+            self._on_user_stop()
+            self.mode = "fallback"
+            return False
+        log.warning("streaming failed (%s); going on in a plain message", code)
+        self.mode = "fallback"
+        self._msg = _Message()
+        return False
+
+    async def _fallback_step(self, *, final: bool, blocks: list[dict[str, Any]] | None) -> None:
+        """Plain messages: post one, then edit it in place while the rate budget allows; start a new
+        one when it is full. When no edit is allowed at the end, what is not shown yet goes into a new
+        message instead of waiting up to a minute for `chat.update` room."""
+        for chunk in self._take_all():
+            if chunk["type"] == "markdown_text":
+                self._msg.pieces.append(("text", chunk["text"]))
+            elif chunk["type"] == "task_update" and not any(
+                p == ("card", chunk["id"]) for p in self._msg.pieces
+            ):
+                self._msg.pieces.append(("card", chunk["id"]))
+        while True:
+            content, rest = self._render_fallback()
+            if not content.strip() and not final:
+                return
+            done = not rest
+            closing = blocks if final and done else None
+            if self._msg.ts is None:
+                await self.budget.take_post(self.key.channel_id)
+                await self._first_post()
+                if not await self._post_message(content, closing):
+                    return
+            elif content != self._msg.shown or closing:
+                if self.budget.try_take("chat.update"):
+                    await self._update_message(content, closing)
+                elif not (final or rest):
+                    return  # try again at the next flush
+                else:
+                    shown = self._msg.shown
+                    unseen = content[len(shown) :] if content.startswith(shown) else content
+                    self._msg = _Message(pieces=[("text", unseen)])
+                    continue
+            if done:
+                return
+            # Full: the rest goes into a new message.
+            self._msg = _Message(pieces=[("text", rest)])
+
+    def _render_fallback(self) -> tuple[str, str]:
+        """The current fallback message's Markdown, and any text that does not fit in it."""
+        out: list[str] = []
+        for kind, value in self._msg.pieces:
+            if kind == "text":
+                out.append(value)
+            else:
+                card = self._cards.get(value)
+                if card is not None:
+                    out.append(render.task_line(card.title, card.status, card.output))
+        text = "".join(out)
+        if len(text) <= render.MESSAGE_CHARS:
+            return text, ""
+        parts = render.split_markdown(text, render.MESSAGE_CHARS)
+        first = parts[0]
+        rest = text[len(first) :] if text.startswith(first) else "".join(parts[1:])
+        self._msg.pieces = [("text", first)]
+        return first, rest
+
+    async def _post_message(self, content: str, blocks: list[dict[str, Any]] | None) -> bool:
+        try:
+            resp = await self.client.chat_postMessage(
+                channel=self.key.channel_id,
+                thread_ts=self.key.thread_ts,
+                text=_plain_fallback(content),
+                blocks=[{"type": "markdown", "text": content or " "}, *(blocks or [])],
+            )
+        except SlackApiError as exc:
+            explain_exception(exc, "chat.postMessage", self.bot_name)
+            self.mode = "gone"
+            return False
+        self._msg.ts = str(resp["ts"])
+        self._msg.shown = content
+        self.posted_ts.append(self._msg.ts)
+        return True
+
+    async def _update_message(self, content: str, blocks: list[dict[str, Any]] | None) -> None:
+        try:
+            await self.client.chat_update(
+                channel=self.key.channel_id,
+                ts=self._msg.ts or "",
+                text=_plain_fallback(content),
+                blocks=[{"type": "markdown", "text": content or " "}, *(blocks or [])],
+            )
+        except SlackApiError as exc:
+            explain_exception(exc, "chat.update", self.bot_name)
+            return
+        self._msg.shown = content
+
+    # --- outbox bookkeeping -----------------------------------------------------------------------
+
+    def _room(self) -> int:
+        return max(0, render.MESSAGE_CHARS - len(self._msg.sent_text))
+
+    def _text_waiting(self) -> int:
+        return sum(len(c["text"]) for c in self._outbox if c["type"] == "markdown_text")
+
+    def _take_chunks(self, room: int) -> list[dict[str, Any]]:
+        """Chunks that fit in the current message; text is cut at a safe boundary when it does not."""
+        taken: list[dict[str, Any]] = []
+        while self._outbox:
+            chunk = self._outbox[0]
+            if chunk["type"] != "markdown_text":
+                taken.append(self._outbox.pop(0))
+                continue
+            text = chunk["text"]
+            if len(text) <= room:
+                taken.append(self._outbox.pop(0))
+                room -= len(text)
+                continue
+            cut = render.choose_cut(text, room) if room > 0 else 0
+            if cut > 0:
+                taken.append({"type": "markdown_text", "text": text[:cut]})
+            self._outbox[0] = {"type": "markdown_text", "text": text[cut:]}
+            break
+        return taken
+
+    def _take_all(self) -> list[dict[str, Any]]:
+        taken, self._outbox = self._outbox, []
+        return taken
+
+    def _restore(self, chunks: list[dict[str, Any]]) -> None:
+        self._outbox[:0] = chunks
+
+    def _sent(self, chunks: list[dict[str, Any]]) -> None:
+        text = _text_of(chunks)
+        self._msg.sent_text += text
+        self._last_write = time.monotonic()
+
+    async def _first_post(self) -> None:
+        if not self._posted:
+            self._posted = True
+            await self._on_first_post()
+
+    # --- status -----------------------------------------------------------------------------------
+
+    async def _set_status(self, status: str, *, optional: bool = False) -> None:
+        if not self.budget.try_take("assistant.threads.setStatus"):
+            if optional:
+                return
+            await self.budget.take("assistant.threads.setStatus")
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=self.key.channel_id, thread_ts=self.key.thread_ts, status=status
+            )
+        except SlackApiError as exc:
+            log.info("assistant.threads.setStatus failed: %s", error_code(exc))
+            return
+        self._status_set = bool(status)
+        self._last_status = time.monotonic()
+
+    # --- the end of the turn ----------------------------------------------------------------------
+
+    async def finish(self, *, closing: str | None, retry: bool) -> None:
+        """Flush everything with the closing line (if any) and the controls, then clear the status."""
+        blocks = render.after_controls(str(self.key), retry=retry)
+        self._closed = True
+        self._closing.set()
+        self._dirty.set()
+        if self._flusher is not None:
+            await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._status_task is not None:
+            await asyncio.gather(self._status_task, return_exceptions=True)
+        if closing:
+            self._queue_text(render.warning_line(closing) if not closing.startswith(("\n", ">")) else closing)
+        async with self._io:
+            if self.mode == "idle" and not self._outbox:
+                self._queue_text(" ")
+            await self._flush(final=True, blocks=blocks)
+        if self._status_set:
+            self._status_set = False
+            await self._set_status("", optional=True)
+
+    @property
+    def answer_too_long(self) -> bool:
+        return self._truncated
+
+    @property
+    def posted(self) -> bool:
+        return self._posted
+
+
+def _text_of(chunks: list[dict[str, Any]]) -> str:
+    return "".join(c["text"] for c in chunks if c["type"] == "markdown_text")
+
+
+def _plain_fallback(markdown: str) -> str:
+    """`text` for notifications and screen readers next to a markdown block."""
+    flat = " ".join(markdown.split())
+    return flat[:300] or "…"

@@ -1,0 +1,325 @@
+"""Everything the engine asks of Slack, behind one object: replies, names, thread history, files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import metrics
+from bot.model import Inbound, InboundFile, ThreadKey
+from bot.slack.errors import Explained, error_code, explain_exception
+from bot.slack.files_in import Download, SlackFileFetcher
+from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
+from bot.slack.inbound import clean_text, files_of, from_event, mention_token
+from bot.slack.rate_limits import RateBudget
+from bot.slack.reply import STATUS_TEXT, ThreadReply
+
+log = logging.getLogger(__name__)
+
+USER_CACHE_SIZE = 5000
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    ts: str
+    user_id: str
+    name: str
+    text: str
+    is_bot: bool
+    files: tuple[InboundFile, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ts": self.ts,
+            "user_id": self.user_id,
+            "name": self.name,
+            "text": self.text,
+            "is_bot": self.is_bot,
+            "files": [f.name for f in self.files],
+        }
+
+
+class Lookups(Generic[T]):
+    """A small LRU cache of lookups that also shares the lookup in flight: two hundred turns that
+    start at once for the same person make one `users.info` call, not two hundred."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._done: OrderedDict[str, T] = OrderedDict()
+        self._flying: dict[str, asyncio.Future[T]] = {}
+
+    async def get(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        if key in self._done:
+            self._done.move_to_end(key)
+            return self._done[key]
+        flying = self._flying.get(key)
+        if flying is not None:
+            return await asyncio.shield(flying)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._flying[key] = future
+        try:
+            value = await fetch()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters get it, nobody else has to
+            raise
+        finally:
+            del self._flying[key]
+        future.set_result(value)
+        self._done[key] = value
+        if len(self._done) > self.size:
+            self._done.popitem(last=False)
+        return value
+
+
+class SlackSurface:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        session: aiohttp.ClientSession,
+        budget: RateBudget,
+        fetcher: SlackFileFetcher,
+        *,
+        bot_user_id: str,
+        bot_name: str,
+        update_seconds: float,
+        only_when_mentioned: bool = False,
+    ) -> None:
+        self.only_when_mentioned = only_when_mentioned
+        self.client = client
+        self.session = session
+        self.budget = budget
+        self.fetcher = fetcher
+        self.bot_user_id = bot_user_id
+        self.bot_name = bot_name
+        self.update_seconds = update_seconds
+        self._names: Lookups[str] = Lookups(USER_CACHE_SIZE)
+        self._channels: Lookups[str] = Lookups(USER_CACHE_SIZE)
+        # When show_working set a thread's status (the reply then does not set it again).
+        self.status_shown: dict[ThreadKey, float] = {}
+
+    def reply(
+        self,
+        key: ThreadKey,
+        *,
+        recipient_user_id: str,
+        on_first_post: Callable[[], Awaitable[None]],
+        on_user_stop: Callable[[], None],
+    ) -> ThreadReply:
+        shown = self.status_shown.pop(key, None)
+        return ThreadReply(
+            self.client,
+            self.budget,
+            key,
+            recipient_user_id=recipient_user_id,
+            update_seconds=self.update_seconds,
+            on_first_post=on_first_post,
+            on_user_stop=on_user_stop,
+            bot_name=self.bot_name,
+            status_shown_at=shown,
+        )
+
+    async def show_working(self, key: ThreadKey, received: float) -> None:
+        """The first thing a person sees, right after their message is stored: the thread's status.
+        Set here rather than when the turn starts, so it never waits behind other threads' work."""
+        if not self.budget.try_take("assistant.threads.setStatus"):
+            return
+        try:
+            await self.client.assistant_threads_setStatus(
+                channel_id=key.channel_id, thread_ts=key.thread_ts, status=STATUS_TEXT
+            )
+        except SlackApiError as exc:
+            log.info("assistant.threads.setStatus failed: %s", error_code(exc))
+            return
+        self.status_shown[key] = time.monotonic()
+        metrics.FIRST_FEEDBACK_SECONDS.observe(self.status_shown[key] - received)
+
+    # --- people and places ------------------------------------------------------------------------
+
+    async def user_name(self, user_id: str) -> str:
+        return await self._names.get(user_id, lambda: self._fetch_name(user_id))
+
+    async def _fetch_name(self, user_id: str) -> str:
+        await self.budget.take("users.info")
+        try:
+            resp = await self.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            log.info("users.info %s failed: %s (names fall back to ids)", user_id, error_code(exc))
+            return user_id
+        user = resp["user"]
+        profile = user.get("profile") or {}
+        return str(profile.get("display_name") or user.get("real_name") or user.get("name") or user_id)
+
+    async def channel_label(self, key: ThreadKey) -> str:
+        if key.channel_id.startswith("D"):
+            return "a direct message with one person"
+        return await self._channels.get(key.channel_id, lambda: self._fetch_label(key.channel_id))
+
+    async def _fetch_label(self, channel_id: str) -> str:
+        try:
+            resp = await self.client.conversations_info(channel=channel_id)
+        except SlackApiError as exc:
+            log.info("conversations.info failed: %s (channel names are optional)", error_code(exc))
+            return "a Slack channel"
+        name = resp["channel"].get("name")
+        return f"the #{name} channel" if name else "a Slack channel"
+
+    # --- thread history ---------------------------------------------------------------------------
+
+    async def thread_messages(self, key: ThreadKey, limit: int = 1000) -> list[ThreadMessage]:
+        """The thread as people see it, oldest first (paginated, deduped by ts)."""
+        seen: dict[str, ThreadMessage] = {}
+        cursor: str | None = None
+        while True:
+            await self.budget.take("conversations.replies")
+            resp = await self.client.conversations_replies(
+                channel=key.channel_id, ts=key.thread_ts, limit=200, cursor=cursor
+            )
+            for m in resp.get("messages") or []:
+                ts = str(m.get("ts"))
+                if ts in seen:
+                    continue
+                is_bot = bool(m.get("bot_id")) or m.get("user") == self.bot_user_id
+                user_id = str(m.get("user") or m.get("bot_id") or "")
+                name = self.bot_name if m.get("user") == self.bot_user_id else await self.user_name(user_id)
+                seen[ts] = ThreadMessage(
+                    ts=ts,
+                    user_id=user_id,
+                    name=name,
+                    text=clean_text(str(m.get("text") or ""), self.bot_user_id),
+                    is_bot=is_bot,
+                    files=files_of(m),
+                )
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor or not resp.get("has_more", True):
+                break
+        ordered = sorted(seen.values(), key=lambda m: float(m.ts))
+        return ordered[-limit:]
+
+    async def missed_messages(self, key: ThreadKey, after_ts: str, known: set[str]) -> list[Inbound]:
+        """Messages people posted in the thread after `after_ts` that never reached the store.
+
+        A replica that dies after receiving an event but before storing it leaves Slack to deliver
+        it again only after a timeout, by which time later messages of the thread may have been
+        answered. Asking Slack for the thread before each follow-up turn finds such messages so they
+        are answered in order. Optional work: skipped when the rate budget is spent."""
+        if not self.budget.try_take("conversations.replies"):
+            return []
+        try:
+            resp = await self.client.conversations_replies(
+                channel=key.channel_id, ts=key.thread_ts, oldest=after_ts, inclusive=False, limit=200
+            )
+        except SlackApiError as exc:
+            log.info("conversations.replies failed: %s (lost deliveries are not looked for)", error_code(exc))
+            return []
+        found: list[Inbound] = []
+        for m in resp.get("messages") or []:
+            ts = str(m.get("ts", ""))
+            if not ts or ts in known or float(ts) <= float(after_ts) or ts == key.thread_ts:
+                continue
+            event = dict(m, channel=key.channel_id, thread_ts=m.get("thread_ts") or key.thread_ts)
+            event["type"] = (
+                "app_mention" if mention_token(self.bot_user_id) in str(m.get("text", "")) else "message"
+            )
+            candidate = from_event(
+                event,
+                team_id=key.team_id,
+                event_id=None,
+                bot_user_id=self.bot_user_id,
+                only_when_mentioned=self.only_when_mentioned,
+            )
+            if candidate is not None:
+                found.append(candidate.inbound)
+        return found
+
+    async def bot_messages_after(self, key: ThreadKey, after_ts: str | None) -> list[str]:
+        """Timestamps of the bot's own messages in the thread newer than `after_ts` (or the root)."""
+        await self.budget.take("conversations.replies")
+        oldest = after_ts or key.thread_ts
+        resp = await self.client.conversations_replies(
+            channel=key.channel_id, ts=key.thread_ts, oldest=oldest, inclusive=False, limit=200
+        )
+        return [
+            str(m["ts"])
+            for m in resp.get("messages") or []
+            if m.get("user") == self.bot_user_id and float(m["ts"]) > float(oldest)
+        ]
+
+    async def close_stream(self, key: ThreadKey, ts: str, text: str) -> None:
+        """Finish a stream a crashed replica left open (a no-op for a message that is not a stream)."""
+        await self.budget.take("chat.stopStream")
+        try:
+            await self.client.chat_stopStream(
+                channel=key.channel_id, ts=ts, chunks=[{"type": "markdown_text", "text": text}]
+            )
+        except SlackApiError as exc:
+            log.info("closing an orphaned stream: %s", error_code(exc))
+
+    # --- files ------------------------------------------------------------------------------------
+
+    def open_file(self, file: InboundFile, *, max_bytes: int) -> AbstractAsyncContextManager[Download]:
+        """The attachment's bytes as a stream (resolve Slack Connect stubs first: `resolve_file`)."""
+        return self.fetcher.open(file, max_bytes=max_bytes)
+
+    async def resolve_file(self, file: InboundFile) -> InboundFile:
+        return await self.fetcher.resolve(file)
+
+    async def upload_files(
+        self, key: ThreadKey, files: list[LocalFile], *, comment: str | None = None
+    ) -> str | None:
+        """Post files into the thread. Returns a line for the person when it fails, else None."""
+        try:
+            await upload_to_thread(
+                self.client, self.session, self.budget, key, files, initial_comment=comment
+            )
+        except SlackApiError as exc:
+            return self._explain(exc, "files.completeUploadExternal").user
+        except (UploadFailed, aiohttp.ClientError) as exc:
+            log.error("file upload to Slack failed: %r", exc)
+            return "I couldn't upload the files to Slack (the upload failed); they are still in the sandbox."
+        return None
+
+    # --- small posts ------------------------------------------------------------------------------
+
+    async def post_line(
+        self, key: ThreadKey, text: str, *, blocks: list[dict[str, Any]] | None = None
+    ) -> str | None:
+        """A short message in the thread. Returns its ts, or None when it could not be posted."""
+        await self.budget.take_post(key.channel_id)
+        try:
+            resp = await self.client.chat_postMessage(
+                channel=key.channel_id,
+                thread_ts=key.thread_ts,
+                text=text,
+                blocks=[{"type": "markdown", "text": text}, *(blocks or [])],
+            )
+        except SlackApiError as exc:
+            self._explain(exc, "chat.postMessage")
+            return None
+        return str(resp["ts"])
+
+    async def react(self, key: ThreadKey, ts: str, name: str, received: float) -> None:
+        """An acknowledgement reaction. Optional: skipped when the rate budget is spent."""
+        if not self.budget.try_take("reactions.add"):
+            return
+        try:
+            await self.client.reactions_add(channel=key.channel_id, timestamp=ts, name=name)
+        except SlackApiError as exc:
+            if error_code(exc) != "already_reacted":
+                log.info("reactions.add failed: %s", error_code(exc))
+            return
+        metrics.FIRST_FEEDBACK_SECONDS.observe(time.monotonic() - received)
+
+    def _explain(self, exc: SlackApiError, method: str) -> Explained:
+        return explain_exception(exc, method, self.bot_name)

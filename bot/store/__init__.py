@@ -1,0 +1,43 @@
+"""Persistence: SQLAlchemy async on SQLite (default) or PostgreSQL (several replicas)."""
+
+from __future__ import annotations
+
+from bot.store.database import Database
+from bot.store.migrate import SchemaBehind, ensure_schema
+from bot.store.repository import (
+    Enqueued,
+    InboxItem,
+    InterruptedTurn,
+    Store,
+    StoredFile,
+    ThreadState,
+    TurnStart,
+    UnsureTurn,
+    UsageSummary,
+)
+
+__all__ = [
+    "Database",
+    "Enqueued",
+    "InboxItem",
+    "InterruptedTurn",
+    "SchemaBehind",
+    "Store",
+    "StoredFile",
+    "ThreadState",
+    "TurnStart",
+    "UnsureTurn",
+    "UsageSummary",
+    "ensure_schema",
+]
+
+
+async def open_store(database_url: str, *, lease_seconds: float) -> Store:
+    """Connect, bring the schema up to date (or refuse), and return the store."""
+    db = Database(database_url)
+    try:
+        await ensure_schema(db)
+    except BaseException:
+        await db.close()
+        raise
+    return Store(db, lease_seconds=lease_seconds)

@@ -1,0 +1,77 @@
+"""End-to-end fixtures: both emulators in the test's event loop, the real bot as a child process."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from tests.emulators.anthropic import AnthropicEmulator
+from tests.emulators.slack import SlackEmulator
+from tests.harness import BotProcess, bot_env
+
+SECRET_PATTERNS = [
+    re.compile(r"xox[abposr]-[A-Za-z0-9-]{6,}"),
+    re.compile(r"xapp-[A-Za-z0-9-]{6,}"),
+    re.compile(r"sk-ant-[A-Za-z0-9_-]{6,}"),
+]
+
+StartBot = Callable[..., Awaitable[BotProcess]]
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def claude() -> AsyncIterator[AnthropicEmulator]:
+    emulator = AnthropicEmulator(api_key="sk-ant-test-emulator-key", validate_responses=True)
+    await emulator.start()
+    try:
+        yield emulator
+        assert emulator.validation_failures == []
+    finally:
+        await emulator.stop()
+
+
+@pytest.fixture
+async def start_bot(
+    slack: SlackEmulator, claude: AnthropicEmulator, tmp_path: Path
+) -> AsyncIterator[StartBot]:
+    """Start `python -m bot` (several times if a test wants replicas or restarts). On teardown every
+    process is stopped, and its log must hold no token or key."""
+    started: list[BotProcess] = []
+
+    async def start(
+        *, socket_mode: bool = True, database_url: str | None = None, wait_ready: bool = True, **settings: str
+    ) -> BotProcess:
+        env = bot_env(
+            slack_api_url=slack.api_url,
+            bot_token=slack.bot_token,
+            app_token=slack.app_token if socket_mode else None,
+            anthropic_url=claude.base_url,
+            anthropic_key=claude.api_key,
+            database_url=database_url or f"sqlite+aiosqlite:///{tmp_path}/bot.db",
+            extra={k.upper(): v for k, v in settings.items()},
+        )
+        if not socket_mode:
+            env.setdefault("SLACK_SIGNING_SECRET", slack.signing_secret)
+        bot = BotProcess(env=env, cwd=tmp_path, name=f"bot-{len(started) + 1}")
+        started.append(bot)
+        await bot.start(wait_ready=wait_ready)
+        return bot
+
+    yield start
+    for bot in started:
+        if bot.process is not None and bot.process.returncode is None:
+            await bot.stop()
+        # Shown by pytest only when the test fails.
+        print(f"----- {bot.name} log -----\n{bot.tail(120)}")
+    for bot in started:
+        for line in bot.lines:
+            for pattern in SECRET_PATTERNS:
+                assert not pattern.search(line), f"{bot.name} logged a secret: {line}"

@@ -1,0 +1,57 @@
+"""Reading a thread the way a person does, for assertions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.emulators.anthropic import RequestRecord
+from tests.emulators.slack import SlackEmulator, ViewMessage
+
+
+def sent(record: RequestRecord) -> dict[str, Any]:
+    """The body the bot sent to the Anthropic emulator."""
+    assert record.body is not None
+    return record.body
+
+
+def got(record: RequestRecord) -> dict[str, Any]:
+    """The message the emulator answered with."""
+    assert record.response is not None, record
+    return record.response
+
+
+def bot_messages(slack: SlackEmulator, channel: str, ts: str, viewer: str | None = None) -> list[ViewMessage]:
+    return [m for m in slack.thread_view(channel, ts, viewer=viewer) if m.is_bot]
+
+
+def bot_text(slack: SlackEmulator, channel: str, ts: str) -> str:
+    """Everything the bot wrote in the thread, as one text (streamed and plain messages alike)."""
+    return "\n".join(m.text for m in bot_messages(slack, channel, ts))
+
+
+async def wait_for_text(
+    slack: SlackEmulator, channel: str, ts: str, needle: str, timeout: float = 20.0
+) -> str:
+    await slack.wait_for(
+        lambda: needle in bot_text(slack, channel, ts), timeout=timeout, what=f"{needle!r} in the thread"
+    )
+    return bot_text(slack, channel, ts)
+
+
+def finished(slack: SlackEmulator, channel: str, ts: str, count: int = 1) -> bool:
+    """At least `count` answers are complete: a bot message carries the New session button."""
+    done = [
+        m
+        for m in bot_messages(slack, channel, ts)
+        if "new_session" in str(m.blocks) and m.stream_state != "streaming"
+    ]
+    return len(done) >= count
+
+
+async def wait_finished(
+    slack: SlackEmulator, channel: str, ts: str, count: int = 1, timeout: float = 30.0
+) -> str:
+    await slack.wait_for(
+        lambda: finished(slack, channel, ts, count), timeout=timeout, what=f"{count} finished answer(s)"
+    )
+    return bot_text(slack, channel, ts)

@@ -1,0 +1,193 @@
+"""Threads as persistent REPL sessions: the conversation engine, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import bot_text, got, sent, wait_finished, wait_for_text
+from tests.emulators.anthropic import (
+    AnthropicEmulator,
+    ByText,
+    CallTool,
+    Delay,
+    PauseTurn,
+    Python,
+    Say,
+    Script,
+    StepContext,
+)
+from tests.emulators.slack import SlackEmulator
+
+
+def said_output(ctx: StepContext) -> str:
+    out = ctx.last_output
+    return f"The result is {out.stdout.strip()}." if out else "no output"
+
+
+async def test_repl_state_persists_across_turns(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script(
+        [
+            [Python("x = 41"), Say("I set x.")],
+            [Python("print(x + 1)"), Say(said_output)],
+        ]
+    )
+    await start_bot()
+    root = await slack.post_message("ana", "general", "set x to 41", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    # A plain reply, no mention: the thread's conversation continues.
+    await slack.post_message("ben", "general", "now print x + 1", thread_ts=root)
+    text = await wait_for_text(slack, "general", root, "The result is 42.")
+    assert "I set x." in text
+    first, second = claude.requests[0], claude.requests[-1]
+    assert sent(second)["container"] == got(first)["container"]["id"]
+    # The second request carries the first turn's full content, code execution blocks included.
+    assert any(
+        b.get("type") == "code_execution_tool_result" for m in sent(second)["messages"] for b in m["content"]
+    )
+
+
+async def test_restart_keeps_container_and_history(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script(
+        [[Python("data = [1, 2, 3]"), Say("Loaded.")], [Python("print(sum(data))"), Say(said_output)]]
+    )
+    # A killed process cannot release its leases: with a short lease the restarted bot takes over fast.
+    bot = await start_bot(lease_seconds="3")
+    root = await slack.post_message("ana", "general", "load the data", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    await bot.kill()
+    await start_bot(lease_seconds="3")
+    await slack.post_message("ana", "general", "what is the sum?", thread_ts=root)
+    await wait_for_text(slack, "general", root, "The result is 6.")
+    assert sent(claude.requests[-1])["container"] == got(claude.requests[0])["container"]["id"]
+    texts = [b.get("text", "") for m in sent(claude.requests[-1])["messages"] for b in m["content"]]
+    assert any("load the data" in t for t in texts)
+
+
+async def test_pause_turn_programmatic_and_direct_tool_calls(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    cell = "import json\nmsgs = json.loads(await thread_history({}))\nprint(len(msgs), msgs[0]['text'])"
+    claude.model = Script(
+        [
+            [
+                Say("Let me look at the thread."),
+                Python(cell),
+                PauseTurn(),
+                CallTool("post_update", {"text": "Halfway there"}),
+                Say(
+                    lambda ctx: (
+                        f"Thread check: {ctx.outputs[0].stdout.strip()}. Tool said: {ctx.tool_results[-1]}"
+                    )
+                ),
+            ]
+        ]
+    )
+    await start_bot()
+    root = await slack.post_message("ana", "general", "how many messages are here?", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    # The thread holds the question and the answer being streamed.
+    assert "Thread check: 2 how many messages are here?" in text
+    assert "Halfway there" in text and "Tool said: Posted." in text
+    stops = [got(r)["stop_reason"] for r in claude.requests]
+    assert stops == ["tool_use", "pause_turn", "tool_use", "end_turn"]
+    containers = {sent(r).get("container") for r in claude.requests[1:]}
+    assert containers == {got(claude.requests[0])["container"]["id"]}
+    ptc_result = sent(claude.requests[1])["messages"][-1]
+    assert [b["type"] for b in ptc_result["content"]] == ["tool_result"]
+
+
+async def test_expired_container_is_replaced_once_with_a_notice(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script([[Python("y = 1"), Say("First.")], [Python("print('fresh')"), Say("Second.")]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "start", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    old = got(claude.requests[0])["container"]["id"]
+    claude.expire_container(old)
+    await slack.post_message("ana", "general", "again", thread_ts=root)
+    text = await wait_for_text(slack, "general", root, "Second.")
+    assert "sandbox had expired" in text
+    last = claude.requests[-1]
+    assert "container" not in sent(last)
+    assert "sandbox was reset" in json.dumps(sent(last)["messages"][-1])
+    assert got(last)["container"]["id"] != old
+
+
+async def test_one_turn_at_a_time_per_thread_and_threads_in_parallel(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = ByText(
+        {
+            "first": [Delay(1.0), Say("Answer one.")],
+            "second": [Say("Answer two.")],
+            "thread": [Delay(1.0), Say("Parallel answer.")],
+        }
+    )
+    await start_bot()
+    root = await slack.post_message("ana", "general", "first question", mention_bot=True)
+    await asyncio.sleep(0.1)  # the scenario itself: a second message 100 ms later
+    await slack.post_message("ana", "general", "second question", thread_ts=root)
+    other = await slack.post_message("ben", "general", "another thread please", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Answer two.")
+    await wait_for_text(slack, "general", other, "Parallel answer.")
+    assert max(claude.max_in_flight_per_container.values()) == 1
+    assert claude.max_in_flight >= 2
+    texts = [
+        sent(r)["messages"][-1] for r in claude.requests if "second" in json.dumps(sent(r)["messages"][-1])
+    ]
+    assert texts, "the second message got its own turn"
+    text = bot_text(slack, "general", root)
+    assert text.index("Answer one.") < text.index("Answer two.")
+
+
+async def test_bots_edits_dms_and_earlier_thread_context(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = ByText(
+        {"dm": [Say("DM answer.")], "summarise": [Say("Context answer.")]}, default=[Say("Other.")]
+    )
+    await start_bot()
+    # People talk first; then someone mentions the bot inside that thread.
+    root = await slack.post_message("ana", "general", "Revenue dipped in March, any idea why?")
+    await slack.post_message("ben", "general", "Probably the Easter holidays.", thread_ts=root)
+    await slack.post_message("ana", "general", "summarise this thread", thread_ts=root, mention_bot=True)
+    await wait_for_text(slack, "general", root, "Context answer.")
+    context = json.dumps(sent(claude.requests[-1])["messages"][-1])
+    assert "Revenue dipped in March" in context and "Probably the Easter holidays." in context
+    # Another bot replying in the thread never starts a turn; neither do edits.
+    before = len(claude.requests)
+    await slack.post_message(slack.other_bot_user_id, "general", "bot chatter", thread_ts=root, as_bot=True)
+    await slack.edit_message("ana", "general", root, "Revenue dipped in March (edited)")
+    # A DM is its own conversation.
+    dm = slack.dm_channel("ana")
+    dm_ts = await slack.post_message("ana", dm, "a dm question")
+    await wait_for_text(slack, dm, dm_ts, "DM answer.")
+    assert len(claude.requests) == before + 1
+    assert "bot chatter" not in json.dumps([sent(r) for r in claude.requests])
+
+
+async def test_overload_is_retried_and_a_permanent_failure_loses_nothing(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = ByText({"flaky": [Say("Survived the overload.")], "doomed": [Say("Finally answered.")]})
+    await start_bot(anthropic_max_retries="2")
+    claude.fail_next(status=529, times=2)
+    root = await slack.post_message("ana", "general", "flaky question", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Survived the overload.")
+    claude.fail_next(status=529, times=3)
+    lost = await slack.post_message("ana", "general", "doomed question", mention_bot=True)
+    await wait_for_text(slack, "general", lost, "Claude is overloaded")
+    await slack.wait_for(
+        lambda: any("retry_turn" in str(m.blocks) for m in slack.thread_view("general", lost))
+    )
+    message = next(m for m in slack.thread_view("general", lost) if "retry_turn" in str(m.blocks))
+    await slack.press_button("ana", "general", message.ts, "retry_turn")
+    await wait_for_text(slack, "general", lost, "Finally answered.")
+    assert "doomed question" in json.dumps(sent(claude.requests[-1])["messages"][-1])

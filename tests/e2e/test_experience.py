@@ -1,0 +1,191 @@
+"""What a person sees: live progress, task cards, fallbacks, long answers, stop, reset, /claude."""
+
+from __future__ import annotations
+
+import time
+
+from bot.slack.render import open_fence
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
+from tests.emulators.anthropic import AnthropicEmulator, ByText, Delay, Python, Say, Script
+from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
+
+
+async def test_what_a_person_sees_for_a_turn_with_two_code_runs(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script(
+        [
+            [
+                Say("Let me compute that."),
+                Python("# Multiply\na = 6 * 7\nprint(a)"),
+                Say(" Now double it."),
+                Python("# Double it\nprint(a * 2)"),
+                Say(" The answers are **42** and **84**."),
+            ]
+        ]
+    )
+    await start_bot()
+    root = await slack.post_message("ana", "general", "compute please", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    (answer,) = bot_messages(slack, "general", root)
+    assert answer.text.startswith("Let me compute that.")
+    assert answer.text.rstrip().endswith("The answers are **42** and **84**.")
+    cards = list(answer.tasks.values())
+    assert [c.title for c in cards] == ["Multiply", "Double it"]
+    assert all(c.status == "complete" for c in cards)
+    assert "a = 6 * 7" in cards[0].details and "42" in cards[0].output
+    assert "print(a * 2)" in cards[1].details and "84" in cards[1].output
+    # The order of what happened in the thread: working status first, the stream, then the status gone.
+    methods = [c.method for c in slack.calls if c.method.startswith(("chat.", "assistant.threads.setStatus"))]
+    assert methods[0] == "assistant.threads.setStatus" and methods.index("chat.startStream") < methods.index(
+        "chat.stopStream"
+    )
+    statuses = slack.status_history("general", root)
+    assert statuses[0].status and statuses[-1].status == ""
+    assert slack.current_status("general", root) == ""
+    start = next(c for c in slack.calls if c.method == "chat.startStream")
+    assert (
+        start.params["recipient_user_id"] == slack.user_id("ana")
+        and start.params["recipient_team_id"] == slack.team_id
+    )
+
+
+async def test_stream_failure_falls_back_without_losing_or_doubling_text(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    parts = ["Part one of the answer. ", "Part two of the answer. ", "Part three, the end."]
+    claude.model = Script([[Say(parts[0]), Delay(1.0), Say(parts[1]), Delay(1.0), Say(parts[2])]])
+    slack.fail_next("chat.appendStream", error="message_not_in_streaming_state", times=1)
+    await start_bot(stream_update_seconds="0.3")
+    root = await slack.post_message("ana", "general", "tell me", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    assert any(c.method == "chat.appendStream" and not c.ok for c in slack.calls)
+    text = bot_text(slack, "general", root)
+    for part in parts:
+        assert text.count(part.strip()) == 1, text
+    assert "".join(text.split()) == "".join("".join(parts).split())
+
+
+async def test_a_long_answer_is_split_with_balanced_fences(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    chunks: list[str] = []
+    i = 0
+    while sum(map(len, chunks)) < 30_000:
+        chunks.append(f"Step {i}: here is what the code does and why it matters for the result.\n\n")
+        chunks.append(
+            "```python\n" + "".join(f"value_{i}_{j} = compute({j})\n" for j in range(30)) + "```\n\n"
+        )
+        i += 1
+    answer = "".join(chunks)
+    claude.model = Script([[Say(answer)]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "explain everything", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    messages = bot_messages(slack, "general", root)
+    assert len(messages) >= 3
+    for m in messages:
+        assert len(m.text) <= 12_000
+        assert open_fence(m.text) is None, m.text[-300:]
+    joined = "".join(m.text for m in messages)
+    for line in answer.splitlines():
+        if line and not line.startswith("```"):
+            assert joined.count(line) == 1, line
+
+
+async def test_stop_cancels_a_long_code_run(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script(
+        [
+            [
+                Say("Starting a long run."),
+                Python("import time\ntime.sleep(30)\nprint('done')"),
+                Say("Finished."),
+            ]
+        ]
+    )
+    await start_bot(stream_update_seconds="0.2")
+    root = await slack.post_message("ana", "general", "run forever", mention_bot=True)
+    await slack.wait_for(
+        lambda: any(m.tasks for m in bot_messages(slack, "general", root)), what="the code step"
+    )
+    stream = bot_messages(slack, "general", root)[0]
+    requests_before = len(claude.requests)
+    pressed = time.monotonic()
+    await slack.press_button("ben", "general", stream.ts, "stop_turn")
+    await wait_for_text(slack, "general", root, "Stopped by <@")
+    elapsed = time.monotonic() - pressed
+    print(f"stop took {elapsed * 1000:.0f} ms")
+    text = bot_text(slack, "general", root)
+    assert "sandbox keeps whatever had already run" in text and "Finished." not in text
+    assert len(claude.requests) == requests_before
+    assert elapsed < 5
+
+
+async def test_new_session_forgets_history_and_container(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script([[Python("z = 1"), Say("Remembered.")], [Say("Fresh start.")]])
+    await start_bot()
+    root = await slack.post_message(
+        "ana", "general", "remember z", mention_bot=True, files=[("f.csv", b"a\n1\n", "text/csv")]
+    )
+    await wait_finished(slack, "general", root)
+    answer = bot_messages(slack, "general", root)[0]
+    await slack.press_button("ana", "general", answer.ts, "new_session")
+    await wait_for_text(slack, "general", root, "started a new session")
+    await slack.wait_for(lambda: not claude.files, what="the thread's files deleted from Anthropic")
+    await slack.post_message("ana", "general", "what was z?", thread_ts=root)
+    await wait_for_text(slack, "general", root, "Fresh start.")
+    last = sent(claude.requests[-1])
+    assert "container" not in last
+    assert len(last["messages"]) == 1 and "what was z?" in str(last["messages"][0])
+
+
+async def test_slash_command_flows(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = ByText({"2 + 2": [Say("It is 4.")]})
+    bot = await start_bot()
+    help_ack = await slack.run_slash_command("ana", "general", "/claude", "help")
+    assert "/claude <question>" in str(help_ack)
+    assert await slack.run_slash_command("ana", "general", "/claude", "what is 2 + 2?") == {}
+    await slack.wait_for(lambda: any("asked" in m.text for m in slack.channel_view("general") if m.is_bot))
+    root = next(m for m in slack.channel_view("general") if m.is_bot and "what is 2 + 2?" in m.text)
+    assert slack.user_id("ana") in root.text
+    await wait_for_text(slack, "general", root.ts, "It is 4.")
+    await bot.wait_for_line("ended: answered")
+    status = await slack.run_slash_command("ana", "general", "/claude", "status")
+    assert "Last 24 hours" in str(status) and "1 turns" in str(status)
+    # The bot is not in #random: the person is told how to fix it, privately.
+    await slack.run_slash_command("ana", "random", "/claude", "hello?")
+    await slack.wait_for(
+        lambda: any("/invite" in str(r.body) for r in slack.responses), what="an invite hint"
+    )
+
+
+async def test_rate_limited_append_is_waited_out(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script([[Say("First half, "), Delay(1.0), Say("second half.")]])
+    slack.rate_limit_next("chat.appendStream", retry_after=1, times=1)
+    await start_bot(stream_update_seconds="0.3")
+    root = await slack.post_message("ana", "general", "go", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    assert [c.http_status for c in slack.calls if c.method == "chat.appendStream"][:2] == [429, 200]
+    assert text.count("First half,") == 1 and text.count("second half.") == 1
+
+
+async def test_missing_scope_is_named_in_the_thread(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    code = "import os\nopen(os.path.join(os.environ['OUTPUT_DIR'], 'out.txt'), 'w').write('hi')"
+    claude.model = Script([[Python(code), Say("Wrote a file.")]])
+    slack.set_scopes(slack.bot_token, [s for s in DEFAULT_BOT_SCOPES if s != "files:write"])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "make a file", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    assert "`files:write`" in text
+    assert got(claude.requests[0])["stop_reason"] == "end_turn"

@@ -1,0 +1,192 @@
+"""Files in (Slack -> sandbox) and out (sandbox -> Slack), end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import bot_messages, got, sent, wait_finished, wait_for_text
+from tests.emulators.anthropic import AnthropicEmulator, Bash, ByText, Python, Say, Script, StepContext
+from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
+
+SALES = b"month,product,revenue\n2026-01,apples,120\n2026-01,pears,80\n2026-02,apples,150\n2026-02,pears,70\n"
+
+CHART = """
+import os
+import pandas as pd
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+df = pd.read_csv(os.path.join(os.environ["INPUT_DIR"], "sales.csv"))
+growth = df.pivot(index="month", columns="product", values="revenue")
+growth.plot(kind="bar")
+plt.savefig(os.path.join(os.environ["OUTPUT_DIR"], "growth.png"))
+print(growth.pct_change().iloc[-1].idxmax())
+"""
+
+
+def uploads(claude: AnthropicEmulator) -> list[str]:
+    return sorted(f.filename for f in claude.files.values() if not f.downloadable)
+
+
+def sandbox_listing(ctx: StepContext) -> str:
+    out = ctx.last_output
+    return "Sandbox has: " + (" ".join(out.stdout.split()) if out else "nothing")
+
+
+async def test_csv_in_chart_out(slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot) -> None:
+    claude.model = Script(
+        [
+            [
+                Python(CHART),
+                Say(lambda ctx: f"Fastest growth: {ctx.outputs[0].stdout.strip()}. Chart attached."),
+            ]
+        ]
+    )
+    await start_bot()
+    root = await slack.post_message(
+        "ana",
+        "general",
+        "which product grew fastest?",
+        mention_bot=True,
+        files=[("sales.csv", SALES, "text/csv")],
+    )
+    text = await wait_finished(slack, "general", root)
+    assert "Fastest growth: apples." in text
+    first = sent(claude.requests[0])
+    assert any(b.get("type") == "container_upload" for b in first["messages"][-1]["content"])
+    chart_id = next(
+        item["file_id"]
+        for block in got(claude.requests[0])["content"]
+        if block["type"] == "code_execution_tool_result"
+        for item in block["content"]["content"]
+    )
+    produced = claude.files[chart_id].path.read_bytes()
+    images = [f for m in bot_messages(slack, "general", root) for f in m.files if f.name == "growth.png"]
+    assert len(images) == 1 and images[0].is_image
+    assert images[0].data == produced and produced.startswith(b"\x89PNG")
+
+
+async def test_all_files_taken_in_once(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script(
+        [[Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)], [Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)]]
+    )
+    await start_bot()
+    root = await slack.post_message(
+        "ana",
+        "general",
+        "two files",
+        mention_bot=True,
+        files=[("a.csv", b"x\n1\n", "text/csv"), ("b.json", b'{"k": 1}', "application/json")],
+    )
+    await wait_for_text(slack, "general", root, "Sandbox has: a.csv b.json")
+    await slack.post_message(
+        "ben", "general", "one more", thread_ts=root, files=[("c.txt", b"hello", "text/plain")]
+    )
+    await wait_for_text(slack, "general", root, "Sandbox has: a.csv b.json c.txt")
+    assert uploads(claude) == ["a.csv", "b.json", "c.txt"]  # nothing uploaded twice
+    last_user = sent(claude.requests[-1])["messages"][-1]
+    assert [b["type"] for b in last_user["content"]].count("container_upload") == 1
+
+
+async def test_download_problems_are_explained(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = ByText({"": [Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)]})
+    await start_bot(max_file_mb="0.01")
+    # Over the per-file limit (10 KB here) and empty files are left out, with a line naming each.
+    root = await slack.post_message(
+        "ana",
+        "general",
+        "limits",
+        mention_bot=True,
+        files=[
+            ("big.csv", b"x" * 20_000, "text/csv"),
+            ("empty.csv", b"", "text/csv"),
+            ("ok.csv", b"a\n1\n", "text/csv"),
+        ],
+    )
+    text = await wait_finished(slack, "general", root)
+    assert "Sandbox has: ok.csv" in text
+    assert "`big.csv`" in text and "10.2 KB limit" in text
+    assert "`empty.csv` is empty" in text
+    # Redirects: to another Slack host the token goes along; to a foreign host it must not.
+    for mode in ("slack_host", "foreign_host"):
+        slack.file_redirect = mode
+        ts = await slack.post_message(
+            "ana", "general", mode, mention_bot=True, files=[(f"{mode}.csv", b"r\n1\n", "text/csv")]
+        )
+        await wait_for_text(slack, "general", ts, f"Sandbox has: {mode}.csv")
+    # The foreign host was reached, and never with the token.
+    assert slack.foreign_host_auth_headers
+    assert all(h is None for h in slack.foreign_host_auth_headers)
+    slack.file_redirect = None
+    # Slack Connect stubs are resolved with files.info.
+    ts = await slack.post_message(
+        "ana",
+        "general",
+        "stub",
+        mention_bot=True,
+        files=[("shared.csv", b"s\n1\n", "text/csv")],
+        connect_stubs=True,
+    )
+    await wait_for_text(slack, "general", ts, "Sandbox has: shared.csv")
+    assert slack.calls_to("files.info")
+    # Without files:read Slack serves its sign-in page: the thread says exactly what is missing.
+    slack.set_scopes(slack.bot_token, [s for s in DEFAULT_BOT_SCOPES if s != "files:read"])
+    ts = await slack.post_message(
+        "ana", "general", "no scope", mention_bot=True, files=[("secret.csv", b"s\n1\n", "text/csv")]
+    )
+    text = await wait_finished(slack, "general", ts)
+    assert "sign-in page" in text and "`files:read`" in text
+    assert "secret.csv" not in uploads(claude)
+
+
+async def test_container_reset_reattaches_the_threads_files(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script(
+        [[Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)], [Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)]]
+    )
+    await start_bot()
+    root = await slack.post_message(
+        "ana", "general", "keep this", mention_bot=True, files=[("keep.csv", b"k\n1\n", "text/csv")]
+    )
+    await wait_for_text(slack, "general", root, "Sandbox has: keep.csv")
+    claude.expire_container(got(claude.requests[0])["container"]["id"])
+    await slack.post_message("ana", "general", "still there?", thread_ts=root)
+    text = await wait_for_text(slack, "general", root, "sandbox had expired")
+    await wait_finished(slack, "general", root, count=2)
+    assert text.count("Sandbox has: keep.csv") >= 1
+    assert bot_messages(slack, "general", root)[-1].text.count("Sandbox has: keep.csv") == 1
+    assert uploads(claude) == ["keep.csv"]
+    assert "container_upload" in json.dumps(sent(claude.requests[-1])["messages"][-1])
+
+
+async def test_a_200_mb_attachment_streams_through(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.bin"
+    with big.open("wb") as handle:
+        block = os.urandom(1 << 20)
+        for _ in range(200):
+            handle.write(block)
+    claude.model = Script(
+        [[Bash('stat -c %s "$INPUT_DIR/big.bin"'), Say(lambda ctx: f"Size: {ctx.outputs[0].stdout.strip()}")]]
+    )
+    bot = await start_bot()
+    before = bot.memory_kb()["VmRSS"]
+    root = await slack.post_message(
+        "ana", "general", "big one", mention_bot=True, files=[("big.bin", big, "application/octet-stream")]
+    )
+    await wait_for_text(slack, "general", root, f"Size: {200 << 20}", timeout=120)
+    peak = bot.memory_kb()["VmHWM"]
+    growth_mb = (peak - before) / 1024
+    print(
+        f"200 MB attachment: bot RSS before {before / 1024:.1f} MB, peak {peak / 1024:.1f} MB, growth {growth_mb:.1f} MB"
+    )
+    assert growth_mb < 64

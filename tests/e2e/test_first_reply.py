@@ -1,0 +1,55 @@
+"""The first end-to-end test: a person mentions the bot, the scripted model answers, in the thread."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import sent, wait_finished
+from tests.emulators.anthropic import AnthropicEmulator, Python, Say, Script
+from tests.emulators.slack import SlackEmulator
+from tests.harness import free_port
+
+
+async def test_mention_is_answered_in_its_thread(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script([[Say("Hello Ana! The sandbox is ready.")]])
+    bot = await start_bot()
+    ts = await slack.post_message("ana", "general", "hello there", mention_bot=True)
+
+    def answered() -> bool:
+        return any("The sandbox is ready" in m.text for m in slack.thread_view("general", ts) if m.is_bot)
+
+    await slack.wait_for(answered, timeout=20)
+    replies = [m for m in slack.thread_view("general", ts) if m.is_bot]
+    assert len(replies) == 1
+    assert replies[0].thread_ts == ts
+    request = sent(claude.requests[0])
+    assert "(<@U0123ABCD>): hello there" in str(request["messages"][-1])
+    assert any(t.get("type") == "code_execution_20260120" for t in request["tools"])
+    assert await bot.stop() == 0
+
+
+async def test_structured_logs_and_metrics(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    port = free_port()
+    claude.model = Script([[Python("print(1)"), Say("Done.")]])
+    bot = await start_bot(log_format="json", port=str(port))
+    root = await slack.post_message("ana", "general", "count", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    await bot.wait_for_line("ended: answered")
+    entries = [json.loads(line) for line in bot.lines]
+    turn_lines = [e for e in entries if "turn" in e]
+    assert turn_lines and all(e["thread"].endswith(root) for e in turn_lines)
+    assert any("ended: answered" in e["message"] for e in turn_lines)
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        text = await resp.text()
+    assert 'bot_turns_total{outcome="answered"} 1.0' in text
+    assert "bot_first_feedback_seconds_count 1.0" in text
+    assert 'bot_tokens_total{kind="output"}' in text
+    assert "bot_inbox_pending 0.0" in text
+    assert "bot_turns_active 0.0" in text

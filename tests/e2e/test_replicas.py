@@ -1,0 +1,237 @@
+"""Exactly once, nothing lost, several replicas on one PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests import postgres
+from tests.balancer import Balancer
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import bot_messages
+from tests.emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, Say, Step
+from tests.emulators.slack import SlackEmulator
+from tests.harness import BotProcess, free_port
+
+# 100 answers in a few seconds in one channel would exceed Slack's rate tiers: this test is about
+# exactly-once delivery, so the bot relies on 429s only (the emulator does not enforce tiers here).
+FAST = {"slack_rate_limits": "off"}
+THREADS = 20
+ROUNDS = 5  # 20 threads x 5 messages = 100 messages
+TOKEN = re.compile(r"\bt\d+m\d+\b")
+
+
+def echo_tokens(request: ModelRequest) -> list[Step]:
+    """Answer every message of the turn by its token, after a pause (so replicas are caught mid-turn)."""
+    tokens = TOKEN.findall(request.last_user_text)
+    return [Delay(0.4), Say("Answered: " + " ".join(tokens))]
+
+
+@pytest.fixture
+async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
+    await postgres.require()
+    name = await postgres.create_database()
+    url = postgres.url_for(name)
+    try:
+        # The operator's step for a shared database: `python -m bot migrate`.
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "migrate",
+            cwd=tmp_path,
+            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out.decode()
+        assert b"latest" in out
+        yield url
+    finally:
+        await postgres.drop_database(name)
+
+
+async def converse(slack: SlackEmulator, kill: BotProcess, claude: AnthropicEmulator) -> dict[int, str]:
+    """Post 100 messages over 20 threads; SIGKILL `kill` mid-turn, mid-way. Returns the thread roots."""
+    roots: dict[int, str] = {}
+    for j in range(ROUNDS):
+        for i in range(THREADS):
+            if j == 0:
+                roots[i] = await slack.post_message("ana", "general", f"t{i}m{j}", mention_bot=True)
+            else:
+                await slack.post_message("ben", "general", f"t{i}m{j}", thread_ts=roots[i])
+        if j == 2:
+            # Kill the replica while it has a turn started and not finished.
+            await kill.wait_until(running_turn, timeout=20)
+            await kill.kill()
+        await asyncio.sleep(0.3)  # the scenario: people keep writing while turns run
+    return roots
+
+
+def running_turn(lines: list[str]) -> bool:
+    started = {m for line in lines for m in re.findall(r"turn (\w+) in .* started", line)}
+    ended = {m for line in lines for m in re.findall(r"turn (\w+) in .* ended", line)}
+    return bool(started - ended)
+
+
+def answered_tokens(slack: SlackEmulator, root: str) -> list[str]:
+    return [t for m in bot_messages(slack, "general", root) for t in TOKEN.findall(m.text)]
+
+
+def deliveries(slack: SlackEmulator, marker: str) -> list[tuple[object, ...]]:
+    """How the messages containing `marker` were delivered (for a failure's message)."""
+    return [
+        (
+            e.payload["event"].get("text"),
+            e.payload["event"].get("type"),
+            e.retry_attempt,
+            e.connection_id,
+            e.acked_at,
+        )
+        for e in slack.envelopes
+        if marker in str(e.payload.get("event", {}).get("text"))
+    ]
+
+
+async def assert_exactly_once_in_order(
+    slack: SlackEmulator, claude: AnthropicEmulator, roots: dict[int, str]
+) -> None:
+    def complete() -> bool:
+        return all(len(set(answered_tokens(slack, roots[i]))) == ROUNDS for i in roots)
+
+    deadline = time.monotonic() + 90
+    while not complete():
+        assert time.monotonic() < deadline, {i: answered_tokens(slack, r) for i, r in roots.items()}
+        await asyncio.sleep(0.25)
+    for i, root in roots.items():
+        tokens = answered_tokens(slack, root)
+        assert tokens == [f"t{i}m{j}" for j in range(ROUNDS)], (i, tokens, deliveries(slack, f"t{i}m"))
+    assert max(claude.max_in_flight_per_container.values()) == 1
+
+
+async def test_two_socket_mode_replicas_with_redeliveries_and_a_crash(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = echo_tokens
+    slack.deliver_twice_every(5)
+    one = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.3", **FAST)
+    two = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.3", **FAST)
+    await slack.wait_for(lambda: len(slack.open_connections) == 2, what="both replicas connected")
+    roots = await converse(slack, one, claude)
+    await assert_exactly_once_in_order(slack, claude, roots)
+    assert any(e.retry_attempt > 0 for e in slack.envelopes)  # redeliveries happened
+    await two.wait_for_line("took over turn")  # the dead replica's turn was resumed
+
+
+async def test_two_http_replicas_behind_a_balancer(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = echo_tokens
+    ports = [free_port(), free_port()]
+    one = await start_bot(
+        socket_mode=False,
+        database_url=pg_url,
+        port=str(ports[0]),
+        lease_seconds="3",
+        stream_update_seconds="0.3",
+        **FAST,
+    )
+    two = await start_bot(
+        socket_mode=False,
+        database_url=pg_url,
+        port=str(ports[1]),
+        lease_seconds="3",
+        stream_update_seconds="0.3",
+        **FAST,
+    )
+    balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
+    await balancer.start()
+    try:
+        assert await slack.verify_url(f"{balancer.url}/slack/events")
+        slack.deliver_http(f"{balancer.url}/slack/events")
+        slack.deliver_twice_every(5)
+        async with aiohttp.ClientSession() as http:
+            for port in ports:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    assert r.status == 200
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    assert r.status == 200
+            # Forged and replayed requests are refused and start nothing.
+            body = json.dumps(
+                {
+                    "type": "event_callback",
+                    "team_id": slack.team_id,
+                    "event_id": "EvForged",
+                    "event": {
+                        "type": "app_mention",
+                        "user": slack.user_id("ana"),
+                        "text": "<@U0BOT1234> t99m0",
+                        "ts": "1.000001",
+                        "channel": "C0123ABCD",
+                    },
+                }
+            )
+            forged = dict(slack.sign(body), **{"X-Slack-Signature": "v0=" + "0" * 64})
+            replayed = slack.sign(body, timestamp=int(time.time()) - 600)
+            for headers in (forged, replayed, {}):
+                async with http.post(
+                    f"http://127.0.0.1:{ports[0]}/slack/events", data=body, headers=headers
+                ) as r:
+                    assert r.status == 401
+        roots = await converse(slack, one, claude)
+        await assert_exactly_once_in_order(slack, claude, roots)
+        assert "t99m0" not in json.dumps([r.body for r in claude.requests])
+        await two.wait_for_line("took over turn")
+    finally:
+        await balancer.stop()
+
+
+async def test_readiness_follows_the_database_and_a_stale_schema_is_refused(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot, tmp_path: Path
+) -> None:
+    await postgres.require()
+    name = await postgres.create_database()
+    try:
+        # Not migrated: the bot refuses to start on a schema that is behind, and says what to do.
+        url = postgres.url_for(name)
+        refused = BotProcess(
+            env={
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_APP_TOKEN": slack.app_token,
+                "SLACK_API_URL": slack.api_url,
+                "ANTHROPIC_API_KEY": claude.api_key,
+                "ANTHROPIC_BASE_URL": claude.base_url,
+                "DATABASE_URL": url,
+            },
+            cwd=tmp_path,
+        )
+        await refused.start(wait_ready=False)
+        assert refused.process is not None
+        assert await asyncio.wait_for(refused.process.wait(), 30) == 2
+        await refused.wait_for_line(r"run `python -m bot migrate`")
+        # Migrated, the bot starts; readiness fails while the database is unreachable.
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "migrate", cwd=tmp_path, env={"DATABASE_URL": url}
+        )
+        assert await proc.wait() == 0
+        port = free_port()
+        await start_bot(socket_mode=False, database_url=url, port=str(port))
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                assert r.status == 200
+            await postgres.drop_database(name)
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                assert r.status == 503
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
+                assert r.status == 200
+    finally:
+        await postgres.drop_database(name)

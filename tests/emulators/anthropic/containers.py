@@ -1,0 +1,180 @@
+"""Containers: ids, rolling expiry, on-disk layout, and the lazily started sandbox process.
+
+Reference §2.1/§6: a request without ``container`` gets a new container; passing the previous
+``container.id`` (a string) reuses it; ``expires_at`` is a short rolling value (≈ now + 1 h in
+recorded traffic). Nothing is started until code runs: a request that merely declares the code
+execution tool costs a dict entry, not a process or a directory.
+
+Layout under the emulator's temp root::
+
+    containers/<id>/work      working directory and HOME (bash cwd, relative editor paths)
+    containers/<id>/input     $INPUT_DIR — container_upload files, original filenames (§2.2)
+    containers/<id>/output/N  $OUTPUT_DIR — fresh and empty per bash call / Python cell (§3.1)
+    containers/<id>/tmp       TMPDIR
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from . import ids
+from .errors import ApiError
+from .sandbox import Repl
+from .sandbox.pool import SANDBOX_ENV_DEFAULTS
+
+ExpiryMode = Literal["400", "404", "500"]
+
+
+def expiry_error(mode: ExpiryMode, container_id: str) -> ApiError:
+    """The error for a request naming an expired (or unknown) container.
+
+    The real error is undocumented (reference §6, §11: one report of an untyped HTTP 500 for a
+    days-old id), so the emulator offers three shapes; a bot must treat all of them as expiry:
+
+    * ``"500"`` (default, the only behaviour observed): 500 ``api_error`` "Internal server error".
+      The SDK retries 5xx, so the client sees it after its retries.
+    * ``"400"``: 400 ``invalid_request_error`` "container: Container `<id>` has expired. Send the
+      request without `container` to start a new container."
+    * ``"404"``: 404 ``not_found_error`` "container: Container `<id>` not found."
+    """
+    if mode == "400":
+        return ApiError(
+            400,
+            f"container: Container `{container_id}` has expired. "
+            "Send the request without `container` to start a new container.",
+        )
+    if mode == "404":
+        return ApiError(404, f"container: Container `{container_id}` not found.")
+    return ApiError(500, "Internal server error")
+
+
+@dataclass(eq=False)
+class Container:
+    id: str
+    root: Path
+    created_at: float
+    expires_at: float
+    expired: bool = False
+    repl: Repl | None = None
+    materialized: dict[str, str] = field(default_factory=dict)
+    """file_id -> filename already copied into $INPUT_DIR."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Serialises code execution: the hosted container runs one thing at a time."""
+    paused_cell: str | None = None
+    """Cell id of a Python cell waiting for programmatic tool results, if any."""
+    _seq: int = 0
+    _dirs_ready: bool = False
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / "work"
+
+    @property
+    def input_dir(self) -> Path:
+        return self.root / "input"
+
+    @property
+    def started(self) -> bool:
+        """Whether any sandbox resource (directory or process) exists yet."""
+        return self._dirs_ready
+
+    def next_output_dir(self) -> Path:
+        self._seq += 1
+        return self.root / "output" / str(self._seq)
+
+    def env(self, output_dir: Path | None = None) -> dict[str, str]:
+        venv_bin = os.path.dirname(sys.executable)
+        env = {
+            **SANDBOX_ENV_DEFAULTS,
+            "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(self.workdir),
+            "TMPDIR": str(self.root / "tmp"),
+            "INPUT_DIR": str(self.input_dir),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if output_dir is not None:
+            env["OUTPUT_DIR"] = str(output_dir)
+        return env
+
+    async def ensure_dirs(self) -> None:
+        if not self._dirs_ready:
+            await asyncio.to_thread(self._make_dirs)
+            self._dirs_ready = True
+
+    def _make_dirs(self) -> None:
+        for sub in ("work", "input", "output", "tmp"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    async def ensure_repl(self) -> Repl:
+        """The container's interpreter, forked from the zygote on first use (or after it died)."""
+        await self.ensure_dirs()
+        if self.repl is None or not self.repl.alive:
+            if self.repl is not None:
+                await self.repl.close()
+            self.repl = await Repl.start(str(self.workdir), self.env())
+        return self.repl
+
+
+class ContainerRegistry:
+    def __init__(self, root: Path, ttl_s: float) -> None:
+        self.root = root
+        self.ttl_s = ttl_s
+        self.containers: dict[str, Container] = {}
+        self.start_times: list[float] = []
+        """Seconds taken to start each sandbox process (for the benchmarks' report)."""
+
+    def create(self) -> Container:
+        now = time.time()
+        cid = ids.container_id()
+        c = Container(cid, self.root / "containers" / cid, created_at=now, expires_at=now + self.ttl_s)
+        self.containers[cid] = c
+        return c
+
+    def resolve(self, container_id: str, mode: ExpiryMode) -> Container:
+        c = self.containers.get(container_id)
+        if c is None or c.expired or time.time() >= c.expires_at:
+            if c is not None and not c.expired:
+                self.expire(container_id)
+            raise expiry_error(mode, container_id)
+        return c
+
+    def touch(self, c: Container) -> None:
+        """Rolling expiry: every request using the container moves ``expires_at``."""
+        c.expires_at = max(c.expires_at, time.time() + self.ttl_s)
+
+    def expire(self, container_id: str) -> None:
+        """Kill the container's process and forget its files; later requests naming it fail."""
+        c = self.containers.get(container_id)
+        if c is None:
+            raise KeyError(container_id)
+        c.expired = True
+        c.paused_cell = None
+        if c.repl is not None:
+            c.repl.kill()
+        if c.started:
+            try:  # off the event loop when there is one: the directory may hold big files
+                asyncio.get_running_loop().run_in_executor(None, shutil.rmtree, c.root, True)
+            except RuntimeError:
+                shutil.rmtree(c.root, ignore_errors=True)
+
+    async def start_repl(self, c: Container) -> Repl:
+        fresh = c.repl is None or not c.repl.alive
+        started = time.perf_counter()
+        repl = await c.ensure_repl()
+        if fresh:
+            self.start_times.append(time.perf_counter() - started)
+        return repl
+
+    async def close(self) -> None:
+        for c in self.containers.values():
+            if c.repl is not None:
+                await c.repl.close()
+                c.repl = None

@@ -1,0 +1,349 @@
+"""The store's promises: dedupe, ordered claims, leases that never strand a message, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+
+from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
+from bot.store import Store, StoredFile, TurnStart
+from bot.store.repository import SMALL_BATCH
+
+KEY = ThreadKey("T1", "C1", "100.000001")
+OTHER = ThreadKey("T1", "C1", "200.000001")
+
+
+def msg(ts: str, text: str = "hi", key: ThreadKey = KEY, event_id: str | None = None) -> Inbound:
+    return Inbound(
+        key=key,
+        ts=ts,
+        user_id="U1",
+        text=text,
+        kind=InboundKind.MENTION,
+        files=(InboundFile("F1", "a.csv", "text/csv", 3, "http://x/a.csv"),),
+        event_id=event_id,
+    )
+
+
+async def claim(store: Store, owner: str, key: ThreadKey = KEY) -> TurnStart:
+    start = await store.start_turn(key, owner)
+    assert start is not None and start.turn_id is not None
+    return start
+
+
+async def finish(
+    store: Store,
+    start: TurnStart,
+    owner: str,
+    outcome: str = "answered",
+    *,
+    usage: Usage | None = None,
+    requeue: bool = False,
+    answer_ts: str | None = None,
+) -> bool:
+    assert start.turn_id is not None
+    return await store.finish_turn(
+        start.turn_id,
+        start.thread.key,
+        owner=owner,
+        outcome=outcome,
+        user_id="U1",
+        model="m",
+        turn_usage=usage or Usage(),
+        requeue=requeue,
+        answer_ts=answer_ts,
+    )
+
+
+async def test_twins_and_redeliveries_collapse_to_one_row(store: Store) -> None:
+    results = await asyncio.gather(
+        store.enqueue(msg("100.000001", event_id="Ev1")),
+        store.enqueue(msg("100.000001", event_id="Ev2")),  # the message twin of the same mention
+        store.enqueue(msg("100.000001", event_id="Ev1")),  # a redelivery
+    )
+    assert [r.new for r in results] == [True, False, False]
+    again = await store.enqueue(msg("100.000001", event_id="Ev1"))
+    assert not again.new
+    assert await store.pending_count() == 1
+
+
+async def test_claims_in_thread_order_and_one_owner_at_a_time(store: Store) -> None:
+    for ts, text in [("100.000003", "third"), ("100.000001", "first"), ("100.000002", "second")]:
+        await store.enqueue(msg(ts, text))
+    start = await claim(store, "a")
+    assert [i.text for i in start.items] == ["first", "second", "third"]
+    assert start.items[0].files[0].name == "a.csv"
+    assert await store.start_turn(KEY, "b") is None  # leased by a
+    busy = await store.enqueue(msg("100.000004", "fourth"))
+    assert busy.new and busy.thread_busy
+    # The holder finds the message that arrived meanwhile and keeps the lease for it.
+    assert await finish(store, start, "a") is True
+    assert await store.start_turn(KEY, "b") is None
+    nxt = await claim(store, "a")
+    assert [i.text for i in nxt.items] == ["fourth"]
+    assert await finish(store, nxt, "a") is False  # nothing waiting: the lease is given up
+    assert await store.start_turn(KEY, "b") is not None
+
+
+async def test_a_message_that_arrives_while_another_replica_holds_the_thread_is_not_stranded(
+    store: Store,
+) -> None:
+    await store.enqueue(msg("100.000001"))
+    start = await claim(store, "a")
+    # Replica b receives a message, stores it, and fails to take the lease: it relies on a.
+    await store.enqueue(msg("100.000002"))
+    assert await store.start_turn(KEY, "b") is None
+    assert await finish(store, start, "a") is True
+    taken = await claim(store, "a")
+    assert [i.ts for i in taken.items] == ["100.000002"]
+
+
+async def test_turn_start_brings_history_files_and_context_flag(store: Store) -> None:
+    await store.enqueue(msg("100.000001"))
+    first = await claim(store, "a")
+    assert not first.thread.context_loaded and first.history == () and first.files == ()
+    assert first.turn_id is not None
+    user = {"role": "user", "content": [{"type": "text", "text": "x = 41"}]}
+    assistant = {"role": "assistant", "content": [{"type": "text", "text": "done"}]}
+    await store.save_turn(
+        KEY,
+        0,
+        first.turn_id,
+        [user, assistant],
+        container_id="container_1",
+        container_expires_at="2026-11-22T00:00:00Z",
+    )
+    f = StoredFile("upload", "F1", "F1", "file_1", "a.csv", "text/csv", 3, "abc", time.time())
+    await store.record_file(KEY, f)
+    await store.record_file(KEY, f)
+    await finish(store, first, "a")
+    await store.enqueue(msg("100.000002"))
+    second = await claim(store, "a")
+    assert second.thread.context_loaded and second.thread.container_id == "container_1"
+    assert list(second.history) == [user, assistant]
+    assert [x.anthropic_file_id for x in second.files] == ["file_1"]
+
+
+async def test_expired_lease_is_taken_over_and_unanswered_turn_is_rerun(database_url: str) -> None:
+    from bot.store import open_store
+
+    store = await open_store(database_url, lease_seconds=0.2)
+    try:
+        await store.enqueue(msg("100.000001", "question"))
+        dead = await claim(store, "dead-replica")
+        assert dead.turn_id is not None
+        await store.save_turn(
+            KEY, 0, dead.turn_id, [{"role": "user", "content": [{"type": "text", "text": "question"}]}]
+        )
+        assert await store.start_turn(KEY, "survivor") is None
+        deadline = time.time() + 5
+        while not await store.orphaned_threads():
+            assert time.time() < deadline
+            await asyncio.sleep(0.05)
+        assert await store.orphaned_threads() == [KEY]
+        resumed = await claim(store, "survivor")
+        assert [t.posted_output for t in resumed.interrupted] == [False]
+        assert [i.text for i in resumed.items] == ["question"]  # re-run ...
+        assert resumed.history == ()  # ... from the history before the dead turn
+    finally:
+        await store.close()
+
+
+async def test_an_interrupted_turn_that_may_have_posted_is_resolved_by_the_caller(database_url: str) -> None:
+    from bot.store import open_store
+
+    store = await open_store(database_url, lease_seconds=0.2)
+    try:
+        await store.enqueue(msg("100.000001", "first"))
+        done = await claim(store, "a")
+        await finish(store, done, "a", answer_ts="100.000002")
+        await store.enqueue(msg("100.000003", "question"))
+        dead = await claim(store, "dead")
+        assert dead.turn_id is not None
+        await store.mark_posted(dead.turn_id)
+        await store.enqueue(msg("100.000004", "follow-up"))
+        deadline = time.time() + 5
+        while True:
+            resumed = await store.start_turn(KEY, "survivor")
+            if resumed is not None:
+                break
+            assert time.time() < deadline
+            await asyncio.sleep(0.05)
+        # Nothing is claimed until the caller has asked Slack what the dead turn showed.
+        assert resumed.turn_id is None
+        assert [(u.turn_id, u.last_answer_ts) for u in resumed.unsure] == [(dead.turn_id, "100.000002")]
+        assert await store.resolve_interrupted(dead.turn_id, posted=True)
+        after = await claim(store, "survivor")
+        assert [i.text for i in after.items] == ["follow-up"]  # the question counts as answered in part
+    finally:
+        await store.close()
+
+
+async def test_an_interrupted_turn_whose_output_never_appeared_runs_again(store: Store) -> None:
+    await store.enqueue(msg("100.000001", "question"))
+    dead = await claim(store, "dead")
+    assert dead.turn_id is not None
+    await store.mark_posted(dead.turn_id)
+    await store.release_all("dead")
+    resumed = await store.start_turn(KEY, "survivor")
+    assert resumed is not None and resumed.unsure
+    await store.resolve_interrupted(dead.turn_id, posted=False)
+    again = await claim(store, "survivor")
+    assert [i.text for i in again.items] == ["question"]
+
+
+async def test_failed_messages_wait_for_the_next_message(store: Store) -> None:
+    await store.enqueue(msg("100.000001", "lost?"))
+    start = await claim(store, "a")
+    assert await finish(store, start, "a", outcome="failed", requeue=True) is False
+    alone = await store.start_turn(KEY, "a")
+    assert alone is not None and alone.turn_id is None  # failed rows alone do not loop
+    await store.enqueue(msg("100.000002", "again"))
+    nxt = await claim(store, "a")
+    assert [i.text for i in nxt.items] == ["lost?", "again"]
+    assert await store.retry_failed(KEY) == 0
+
+
+async def test_retry_puts_failed_messages_back(store: Store) -> None:
+    await store.enqueue(msg("100.000001", "lost?"))
+    await finish(store, await claim(store, "a"), "a", outcome="failed", requeue=True)
+    assert await store.retry_failed(KEY) == 1
+    assert [i.text for i in (await claim(store, "a")).items] == ["lost?"]
+
+
+async def test_reset_starts_a_new_generation(store: Store) -> None:
+    await store.enqueue(msg("100.000001"))
+    start = await claim(store, "a")
+    assert start.turn_id is not None
+    await store.save_turn(
+        KEY,
+        0,
+        start.turn_id,
+        [{"role": "user", "content": [{"type": "text", "text": "x"}]}],
+        container_id="c1",
+    )
+    await store.record_file(
+        KEY, StoredFile("upload", "F1", "F1", "file_1", "a.csv", "text/csv", 3, "abc", time.time())
+    )
+    await finish(store, start, "a")
+    assert await store.reset_thread(KEY) == ["file_1"]
+    await store.enqueue(msg("100.000002"))
+    fresh = await claim(store, "a")
+    assert fresh.thread.generation == 1 and fresh.thread.container_id is None
+    assert fresh.history == () and fresh.files == ()
+
+
+async def test_stop_requests_reach_the_owner(store: Store) -> None:
+    await store.enqueue(msg("100.000001"))
+    await claim(store, "a")
+    assert await store.request_stop(KEY, "U9")
+    assert await store.stop_requests("a") == [(KEY, "U9")]
+    assert await store.stop_requests("b") == []
+
+
+async def test_usage_is_summed_per_user(store: Store) -> None:
+    await store.enqueue(msg("100.000001"))
+    await finish(store, await claim(store, "a"), "a", usage=Usage(10, 20, 30, 40, 2))
+    summary = await store.usage_since("U1", 0)
+    assert summary.turns == 1 and summary.usage == Usage(10, 20, 30, 40, 2)
+
+
+async def test_prune_keeps_what_live_leases_need(store: Store) -> None:
+    await store.enqueue(msg("100.000001", key=KEY))
+    await store.enqueue(msg("200.000001", key=OTHER))
+    await finish(store, await claim(store, "a", OTHER), "a")  # released
+    held = await claim(store, "a", KEY)
+    assert held.turn_id is not None
+    await store.save_turn(KEY, 0, held.turn_id, [])
+    assert await store.mark_event_processed("Ev9")
+    assert not await store.mark_event_processed("Ev9")
+    removed = await store.prune(time.time() + 1)
+    assert removed == 2  # the processed event and OTHER's finished row; KEY's claimed row stays
+    assert await store.mark_event_processed("Ev9")
+
+
+async def test_a_small_batch_claims_its_threads_turns_in_the_enqueue(store: Store) -> None:
+    first, twin, other = await asyncio.gather(
+        store.enqueue(msg("100.000001", "hello"), claim_for="a"),
+        store.enqueue(msg("100.000001", "hello"), claim_for="a"),  # its app_mention/message twin
+        store.enqueue(msg("200.000001", "elsewhere", key=OTHER), claim_for="a"),
+    )
+    assert first.claimed is not None and twin.claimed is None and not twin.new
+    start = await first.claimed
+    assert start is not None and start.turn_id is not None
+    assert [i.text for i in start.items] == ["hello"] and start.items[0].files
+    assert not start.thread.context_loaded and start.history == ()
+    assert other.claimed is not None
+    other_start = await other.claimed
+    assert other_start is not None and other_start.thread.key == OTHER
+    assert await store.start_turn(KEY, "b") is None  # leased by a
+    assert await store.pending_count() == 0
+    # While a turn runs, a new message is not claimed: it joins the next turn.
+    during = await store.enqueue(msg("100.000002", "meanwhile"), claim_for="a")
+    assert during.new and during.thread_busy and during.claimed is None
+    await finish(store, start, "a")
+    nxt = await claim(store, "a")
+    assert [i.text for i in nxt.items] == ["meanwhile"]
+    assert nxt.turn_id is not None
+    await store.save_turn(KEY, 0, nxt.turn_id, [{"role": "user", "content": [{"type": "text", "text": "q"}]}])
+    await finish(store, nxt, "a")
+    # An idle thread that exists is claimed with its history.
+    later = await store.enqueue(msg("100.000003", "again"), claim_for="a")
+    assert later.new and not later.thread_busy and later.claimed is not None
+    again = await later.claimed
+    assert again is not None and [i.text for i in again.items] == ["again"]
+    assert again.thread.context_loaded and len(again.history) == 1
+
+
+async def test_a_burst_claims_its_new_threads_together_after_storing_them(store: Store) -> None:
+    await store.enqueue(msg("100.000001", "hello"))
+    await finish(store, await claim(store, "a"), "a")  # KEY exists and is idle
+    new_keys = [ThreadKey("T1", "C1", f"{300 + n}.000001") for n in range(SMALL_BATCH * 2)]
+    results = await asyncio.gather(
+        store.enqueue(msg("100.000009", "existing"), claim_for="a"),
+        *(store.enqueue(msg(k.thread_ts, f"new {n}", key=k), claim_for="a") for n, k in enumerate(new_keys)),
+    )
+    assert all(r.new for r in results)
+    existing, *fresh = results
+    assert existing.claimed is not None and await existing.claimed is None  # left to its worker
+    for n, (key, result) in enumerate(zip(new_keys, fresh, strict=True)):
+        assert result.claimed is not None
+        start = await result.claimed
+        assert start is not None and start.turn_id is not None and start.thread.key == key
+        assert [i.text for i in start.items] == [f"new {n}"]
+        assert await store.start_turn(key, "b") is None  # leased by a
+    nxt = await store.start_turn(KEY, "a")
+    assert nxt is not None and [i.text for i in nxt.items] == ["existing"]
+
+
+async def test_warming_up_leaves_no_trace(store: Store) -> None:
+    await store.warm_up("a")
+    await store.warm_up("a")  # twice: nothing of the first is left to conflict with
+    assert await store.pending_count() == 0
+    assert await store.orphaned_threads() == []
+    first = await store.enqueue(msg("100.000001", "hello"), claim_for="a")
+    assert first.new and first.claimed is not None
+    start = await first.claimed
+    assert start is not None and [i.text for i in start.items] == ["hello"]
+
+
+async def test_a_plain_reply_is_stored_only_where_the_bot_takes_part(store: Store) -> None:
+    def reply(ts: str, key: ThreadKey) -> Inbound:
+        return replace(msg(ts, "a reply", key=key), kind=InboundKind.MESSAGE)
+
+    elsewhere = ThreadKey("T1", "C1", "300.000001")
+    ignored = await store.enqueue(reply("300.000002", elsewhere), in_conversation_only=True)
+    assert not ignored.new and await store.pending_count() == 0
+    # A mention and a reply to it in the same batch: the mention opens the conversation.
+    mention, follow = await asyncio.gather(
+        store.enqueue(msg("100.000001", "hello")),
+        store.enqueue(reply("100.000002", KEY), in_conversation_only=True),
+    )
+    assert mention.new and follow.new
+    # A thread whose messages wait in the inbox, and one the bot has answered in.
+    queued = await store.enqueue(reply("100.000003", KEY), in_conversation_only=True)
+    assert queued.new
+    await finish(store, await claim(store, "a"), "a")
+    later = await store.enqueue(reply("100.000004", KEY), in_conversation_only=True)
+    assert later.new and await store.pending_count() == 1

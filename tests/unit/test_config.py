@@ -1,0 +1,75 @@
+"""Settings: defaults, one-line errors, and the README's generated table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings, SettingsError, load_settings, readme_with_settings
+
+ROOT = Path(__file__).parent.parent.parent
+GOOD = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ANTHROPIC_API_KEY": "sk-ant-1"}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_readme_settings_table_is_up_to_date() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert readme_with_settings(readme) == readme, "run `python -m bot settings --update README.md`"
+
+
+def test_defaults_and_modes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    s = load_settings(env_file=None)
+    assert s.socket_mode and s.http_port is None
+    assert s.code_execution_tool == "code_execution_20260120"
+    assert s.database_url.startswith("sqlite+aiosqlite:///")
+    monkeypatch.delenv("SLACK_APP_TOKEN")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("MAX_FILE_MB", "50")
+    s = load_settings(env_file=None)
+    assert not s.socket_mode and s.http_port == 3000 and s.max_file_bytes == 50 * 1024 * 1024
+
+
+def test_dotenv_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "\n".join(f"{k}={v}" for k, v in GOOD.items()) + "\nCLAUDE_MODEL=claude-opus-5\n"
+    )
+    assert load_settings().claude_model == "claude-opus-5"
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        ({}, "SLACK_BOT_TOKEN is not set"),
+        (
+            {**GOOD, "SLACK_BOT_TOKEN": "xoxp-user"},
+            "SLACK_BOT_TOKEN is invalid: must be a bot token starting with xoxb-",
+        ),
+        ({**GOOD, "PORT": "seventy"}, "PORT is invalid ('seventy')"),
+        ({**GOOD, "DATABASE_URL": "mysql://x"}, "DATABASE_URL is invalid"),
+        ({**GOOD, "CODE_EXECUTION_TOOL": "code_execution_20250825"}, "CODE_EXECUTION_TOOL is invalid"),
+        (
+            {"SLACK_BOT_TOKEN": "xoxb-1", "ANTHROPIC_API_KEY": "sk-ant-1"},
+            "set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET",
+        ),
+    ],
+)
+def test_errors_are_one_clear_line_each(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], line: str
+) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env_file=None)
+    assert any(line in text for text in raised.value.lines), raised.value.lines
+    assert all(
+        "\n" not in text and "sk-ant-1" not in text and "xoxp-user" not in text for text in raised.value.lines
+    )

@@ -1,0 +1,143 @@
+"""Which Slack events become messages to answer, checked on the shared fixture payloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.claude.content import safe_name
+from bot.model import InboundKind, ThreadKey
+from bot.slack.inbound import from_event
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack" / "events_api"
+BOT = "U0BOT1234"
+ROOT = "1732200000.123456"
+
+
+def load(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return body
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind", "root", "needs_conversation", "files"),
+    [
+        ("app_mention_with_file.json", InboundKind.MENTION, ROOT, False, 1),
+        # The `message` twin of that mention is left to its app_mention.
+        ("message_file_share_channel_toplevel.json", None, None, None, None),
+        # This reply mentions the bot: its app_mention twin is the one answered.
+        ("message_thread_reply.json", None, None, None, None),
+        ("message_thread_reply_file_share.json", InboundKind.MESSAGE, ROOT, True, 1),
+        ("message_im.json", InboundKind.DM, "1732200200.000300", False, 0),
+        ("message_from_own_bot.json", None, None, None, None),
+        ("message_changed.json", None, None, None, None),
+        ("message_deleted.json", None, None, None, None),
+        ("app_home_opened_messages_tab.json", None, None, None, None),
+        ("file_shared.json", None, None, None, None),
+    ],
+)
+def test_fixture_events(
+    fixture: str,
+    kind: InboundKind | None,
+    root: str | None,
+    needs_conversation: bool | None,
+    files: int | None,
+) -> None:
+    body = load(fixture)
+    candidate = from_event(
+        body["event"],
+        team_id=body["team_id"],
+        event_id=body.get("event_id"),
+        bot_user_id=BOT,
+        only_when_mentioned=False,
+    )
+    if kind is None:
+        assert candidate is None
+        return
+    assert candidate is not None
+    inbound = candidate.inbound
+    assert inbound.kind is kind
+    assert root is not None
+    assert inbound.key == ThreadKey("T0123ABCD", body["event"]["channel"], root)
+    assert candidate.needs_conversation is needs_conversation
+    assert len(inbound.files) == files
+    assert "<@U0BOT1234>" not in inbound.text
+
+
+def test_a_mention_counts_once_through_its_app_mention() -> None:
+    mention = load("app_mention_with_file.json")
+    twin = load("message_file_share_channel_toplevel.json")
+    assert from_event(
+        mention["event"], team_id="T0123ABCD", event_id="E1", bot_user_id=BOT, only_when_mentioned=False
+    )
+    assert (
+        from_event(
+            twin["event"], team_id="T0123ABCD", event_id="E2", bot_user_id=BOT, only_when_mentioned=False
+        )
+        is None
+    )
+
+
+def plain_reply() -> dict[str, Any]:
+    return dict(load("message_thread_reply.json")["event"], text="now print the first 5 rows")
+
+
+def test_a_plain_reply_continues_only_an_existing_conversation() -> None:
+    candidate = from_event(
+        plain_reply(), team_id="T", event_id=None, bot_user_id=BOT, only_when_mentioned=False
+    )
+    assert candidate is not None
+    assert candidate.inbound.kind is InboundKind.MESSAGE and candidate.needs_conversation
+    assert not candidate.inbound.wants_thread_context
+
+
+def test_other_bots_never_start_a_turn() -> None:
+    event = dict(load("message_thread_reply.json")["event"], bot_id="B0OTHER", user="U0OTHERBOT")
+    assert from_event(event, team_id="T", event_id=None, bot_user_id=BOT, only_when_mentioned=False) is None
+
+
+def test_only_when_mentioned_ignores_plain_replies() -> None:
+    assert (
+        from_event(plain_reply(), team_id="T", event_id=None, bot_user_id=BOT, only_when_mentioned=True)
+        is None
+    )
+
+
+def test_mention_inside_an_existing_thread_asks_for_context() -> None:
+    event = dict(
+        load("message_thread_reply.json")["event"],
+        type="app_mention",
+        text="<@U0BOT1234> what do you make of this?",
+    )
+    candidate = from_event(event, team_id="T", event_id=None, bot_user_id=BOT, only_when_mentioned=False)
+    assert candidate is not None
+    assert candidate.inbound.kind is InboundKind.MENTION and candidate.inbound.wants_thread_context
+    assert candidate.inbound.text == "what do you make of this?"
+
+
+def test_slack_connect_stub_files() -> None:
+    event = dict(
+        load("app_mention_with_file.json")["event"],
+        files=[{"id": "F0STUB", "file_access": "check_file_info"}],
+    )
+    candidate = from_event(event, team_id="T", event_id=None, bot_user_id=BOT, only_when_mentioned=False)
+    assert candidate is not None and candidate.inbound.files[0].stub
+
+
+@pytest.mark.parametrize(
+    ("name", "taken", "expected"),
+    [
+        ("sales.csv", [], "sales.csv"),
+        ("sales.csv", ["sales.csv"], "sales (2).csv"),
+        ("sales.csv", ["SALES.CSV", "sales (2).csv"], "sales (3).csv"),
+        ("../../etc/passwd", [], "_.._etc_passwd"),
+        ('q3:"final"?.xlsx', [], "q3__final__.xlsx"),
+        ("", [], "file"),
+        ("README", ["README"], "README (2)"),
+    ],
+)
+def test_safe_unique_names(name: str, taken: list[str], expected: str) -> None:
+    assert safe_name(name, taken) == expected

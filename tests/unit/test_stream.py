@@ -1,0 +1,124 @@
+"""SSE parsing and accumulation: the final message is exactly the wire content; events say what shows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.claude.stream import ResponseAccumulator, SSEParser, started_event, step_title
+from bot.model import StepFinished, StepStarted, StepStatus, TextDelta
+
+RESULT = {
+    "type": "bash_code_execution_tool_result",
+    "tool_use_id": "srvtoolu_1",
+    "content": {
+        "type": "bash_code_execution_result",
+        "stdout": "42\n",
+        "stderr": "",
+        "return_code": 0,
+        "content": [{"type": "bash_code_execution_output", "file_id": "file_1"}],
+    },
+}
+
+
+def sse(events: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for e in events:
+        lines += [f"event: {e['type']}", f"data: {json.dumps(e)}", ""]
+    return lines
+
+
+def test_a_code_run_then_text() -> None:
+    events: list[dict[str, Any]] = [
+        {
+            "type": "message_start",
+            "message": {"usage": {"input_tokens": 10, "cache_read_input_tokens": 90, "output_tokens": 1}},
+        },
+        {"type": "ping"},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {
+                "type": "server_tool_use",
+                "id": "srvtoolu_1",
+                "name": "bash_code_execution",
+                "input": {},
+            },
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": ""},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": '{"command": "# Count rows\\nwc -l'},
+        },
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": ' data.csv"}'},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_start", "index": 1, "content_block": RESULT},
+        {"type": "content_block_stop", "index": 1},
+        {"type": "content_block_start", "index": 2, "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "There are "}},
+        {"type": "content_block_delta", "index": 2, "delta": {"type": "text_delta", "text": "42 rows."}},
+        {"type": "content_block_stop", "index": 2},
+        {
+            "type": "message_delta",
+            "delta": {
+                "stop_reason": "end_turn",
+                "container": {"id": "container_1", "expires_at": "2026-11-22T01:00:00Z"},
+            },
+            "usage": {"output_tokens": 30},
+        },
+        {"type": "message_stop"},
+    ]
+    parser, acc = SSEParser(), ResponseAccumulator()
+    shown = []
+    for line in sse(events):
+        event = parser.feed(line)
+        if event is not None:
+            shown += acc.feed(event)
+    r = acc.response
+    assert r.stop_reason == "end_turn" and r.container_id == "container_1"
+    assert r.content[0] == {
+        "type": "server_tool_use",
+        "id": "srvtoolu_1",
+        "name": "bash_code_execution",
+        "input": {"command": "# Count rows\nwc -l data.csv"},
+    }
+    assert r.content[1] == RESULT and r.content[2] == {"type": "text", "text": "There are 42 rows."}
+    assert (r.usage.input_tokens, r.usage.cache_read_tokens, r.usage.output_tokens) == (10, 90, 30)
+    assert shown == [
+        StepStarted("srvtoolu_1", "bash", "Count rows", "# Count rows\nwc -l data.csv"),
+        StepFinished("srvtoolu_1", StepStatus.DONE, stdout="42\n", return_code=0, file_ids=("file_1",)),
+        TextDelta("There are "),
+        TextDelta("42 rows."),
+    ]
+
+
+def test_error_event_raises() -> None:
+    import pytest
+
+    from bot.claude.stream import StreamError
+
+    acc = ResponseAccumulator()
+    with pytest.raises(StreamError):
+        acc.feed({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+
+def test_step_titles() -> None:
+    assert (
+        step_title("python", {"code": "import pandas as pd\ndf = pd.read_csv('x')"})
+        == "Python: import pandas as pd"
+    )
+    assert step_title("python", {"code": "# Load the sales data\ndf = 1"}) == "Load the sales data"
+    assert step_title("bash", {"command": "#!/bin/bash\nls -la"}) == "Shell: ls -la"
+    assert step_title("edit", {"command": "create", "path": "/tmp/out/report.md"}) == "Write report.md"
+    assert (
+        started_event({"id": "t", "name": "code_execution", "input": {"code": "print(1)"}}).kind == "python"
+    )
