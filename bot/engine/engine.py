@@ -15,8 +15,9 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot import logs
@@ -46,7 +47,9 @@ class _Worker:
     task: asyncio.Task[None]
     again: bool = False
     control: TurnControl | None = None
-    claimed: asyncio.Future[TurnStart | None] | None = None
+    # Turns the store claimed along with a message (see Store.enqueue), oldest first. Every one that
+    # resolves to a TurnStart holds claimed messages and must run: none may be dropped.
+    claims: deque[asyncio.Future[TurnStart | None]] = field(default_factory=deque)
 
 
 class Engine:
@@ -123,12 +126,11 @@ class Engine:
             self._deferred_kicks.add(key)
             return
         worker = self._workers.get(key)
-        if worker is not None:
-            worker.again = True
-            worker.claimed = worker.claimed or claimed
-            return
-        task = asyncio.create_task(self._work(key), name=f"thread {key}")
-        self._workers[key] = _Worker(task, claimed=claimed)
+        if worker is None:
+            worker = self._workers[key] = _Worker(asyncio.create_task(self._work(key), name=f"thread {key}"))
+        worker.again = True
+        if claimed is not None:
+            worker.claims.append(claimed)
 
     async def _work(self, key: ThreadKey) -> None:
         worker = self._workers[key]
@@ -138,13 +140,18 @@ class Engine:
                 while self._accepting:
                     worker.again = False
                     await self.store.arrivals.calm()
-                    claimed, worker.claimed = worker.claimed, None
-                    start = await claimed if claimed is not None else None
+                    start = None
+                    while worker.claims and start is None:
+                        start = await worker.claims.popleft()
+                    if worker.claims:
+                        worker.again = True  # another claimed turn follows this one
                     if start is None:
                         if self._peers:
                             await self._recover_lost_deliveries(key)
                         start = await self.store.start_turn(key, self.owner)
                     if start is None:
+                        if worker.claims:
+                            continue
                         return  # another replica holds the thread; it drains the inbox
                     if start.unsure:
                         recovered = await self._resolve_unsure(key, start)

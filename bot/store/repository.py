@@ -275,7 +275,10 @@ class Store:
         database's queue: acknowledging the rest of the burst comes first."""
         await self.arrivals.calm()
         now = time.time()
-        claims = {k: (owner, mine[-1]["user_id"]) for k, (owner, _, mine) in unclaimed.items()}
+        claims = {
+            k: (owner, mine[-1]["user_id"], [row["id"] for row in mine])
+            for k, (owner, _, mine) in unclaimed.items()
+        }
         try:
             turn_ids = await self.db.write(lambda conn: self._claim_tx(conn, claims, now))
         except Exception:
@@ -285,13 +288,15 @@ class Store:
             if not future.done():
                 future.set_result(self._fresh_start(k, turn_ids[k], mine) if k in turn_ids else None)
 
-    def _claim_tx(self, conn: Connection, claims: dict[str, tuple[str, str]], now: float) -> dict[str, str]:
-        """Create and lease each thread (key -> (owner, user)) that does not exist yet, start its first
-        turn and claim its messages; returns the new turns' ids."""
+    def _claim_tx(
+        self, conn: Connection, claims: dict[str, tuple[str, str, list[int]]], now: float
+    ) -> dict[str, str]:
+        """Create and lease each thread (key -> (owner, user, inbox row ids)) that does not exist yet,
+        start its first turn and claim those messages; returns the new turns' ids."""
         sql = self.sql
         fresh = [
             self._new_thread_params(ThreadKey.parse(k), owner, now)
-            for k, (owner, _) in sorted(claims.items())
+            for k, (owner, _, _) in sorted(claims.items())
         ]
         created = [r.key for r in conn.execute(sql.new_thread, fresh)]
         if not created:
@@ -311,7 +316,14 @@ class Store:
                 for k in created
             ],
         )
-        conn.execute(sql.claim_thread, [{"p_key": k, "p_turn": turn_ids[k], "p_now": now} for k in created])
+        conn.execute(
+            sql.claim,
+            [
+                {"p_id": row_id, "p_turn": turn_ids[k], "p_now": now}
+                for k in created
+                for row_id in claims[k][2]
+            ],
+        )
         return turn_ids
 
     def _new_thread_params(self, key: ThreadKey, owner: str, now: float) -> dict[str, Any]:
@@ -344,8 +356,9 @@ class Store:
 
         def tx(conn: Connection) -> None:
             inline = {str(k): owner for k in keys[:2]}
-            self._insert_tx(conn, rows, set(), inline, now, claim_inline=True)
-            self._claim_tx(conn, {str(k): (owner, "U0") for k in keys[2:]}, now)
+            inserted, _, _ = self._insert_tx(conn, rows, set(), inline, now, claim_inline=True)
+            claims = {str(k): (owner, "U0", [inserted[(k.channel_id, k.thread_ts)]]) for k in keys[2:]}
+            self._claim_tx(conn, claims, now)
             raise _RolledBack
 
         with contextlib.suppress(_RolledBack):
@@ -430,7 +443,7 @@ class Store:
         turn_id = uuid.uuid4().hex
         claim = {**p, "p_turn": turn_id, "p_generation": state.generation, "p_user": waiting[-1].user_id}
         conn.execute(sql.new_turn, claim)
-        conn.execute(sql.claim, claim)
+        conn.execute(sql.claim, [{"p_id": r.id, "p_turn": turn_id, "p_now": now} for r in waiting])
         history: tuple[dict[str, Any], ...] = ()
         stored: tuple[StoredFile, ...] = ()
         if not fresh:

@@ -89,9 +89,13 @@ class Statements:
             .on_conflict_do_nothing(index_elements=["channel_id", "ts"])
             .returning(inbox.c.id, inbox.c.channel_id, inbox.c.ts)
         )
-        self.claim_thread = (
+        # A turn claims exactly the rows it was built from, by id. Claiming "every waiting row of the
+        # thread" would also take a row another connection committed after the turn read its messages
+        # (PostgreSQL's READ COMMITTED gives each statement a new snapshot): that message would be
+        # marked part of a turn that never saw it, and never be answered.
+        self.claim = (
             update(inbox)
-            .where(inbox.c.thread_key == key, inbox.c.state == "pending")
+            .where(inbox.c.id == bindparam("p_id", type_=Integer()), _WAITING)
             .values(state="claimed", turn_id=bindparam("p_turn", type_=String()), updated_at=now)
         )
         self.thread_leases = select(threads.c.key, threads.c.lease_owner, threads.c.lease_expires).where(
@@ -109,11 +113,6 @@ class Statements:
         )
         self.waiting = (
             select(inbox).where(inbox.c.thread_key == key, _WAITING).order_by(inbox.c.ts, inbox.c.id)
-        )
-        self.claim = (
-            update(inbox)
-            .where(inbox.c.thread_key == key, _WAITING)
-            .values(state="claimed", turn_id=bindparam("p_turn", type_=String()), updated_at=now)
         )
         self.new_turn = turns.insert().values(
             id=bindparam("p_turn", type_=String()),

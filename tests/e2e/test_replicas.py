@@ -102,15 +102,38 @@ def deliveries(slack: SlackEmulator, marker: str) -> list[tuple[object, ...]]:
     ]
 
 
+async def store_rows(pg_url: str, thread_ts: str) -> dict[str, list[dict[str, object]]]:
+    """The store's rows for one thread (for a failure's message: where a message got stuck)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        pattern = f"%:{thread_ts}"
+        queries = {
+            "threads": "SELECT key, lease_owner, lease_expires FROM threads WHERE key LIKE $1",
+            "inbox": "SELECT id, ts, text, state, turn_id, received_at FROM inbox WHERE thread_key LIKE $1 ORDER BY id",
+            "turns": "SELECT id, owner, state, outcome, started_at FROM turns WHERE thread_key LIKE $1 ORDER BY started_at",
+        }
+        return {name: [dict(r) for r in await conn.fetch(q, pattern)] for name, q in queries.items()}
+    finally:
+        await conn.close()
+
+
 async def assert_exactly_once_in_order(
-    slack: SlackEmulator, claude: AnthropicEmulator, roots: dict[int, str]
+    slack: SlackEmulator, claude: AnthropicEmulator, roots: dict[int, str], pg_url: str
 ) -> None:
-    def complete() -> bool:
-        return all(len(set(answered_tokens(slack, roots[i]))) == ROUNDS for i in roots)
+    def incomplete() -> dict[int, list[str]]:
+        answered = {i: answered_tokens(slack, root) for i, root in roots.items()}
+        return {i: tokens for i, tokens in answered.items() if len(set(tokens)) != ROUNDS}
 
     deadline = time.monotonic() + 90
-    while not complete():
-        assert time.monotonic() < deadline, {i: answered_tokens(slack, r) for i, r in roots.items()}
+    while missing := incomplete():
+        if time.monotonic() > deadline:
+            details = {
+                i: (tokens, deliveries(slack, f"t{i}m"), await store_rows(pg_url, roots[i]))
+                for i, tokens in missing.items()
+            }
+            pytest.fail(f"threads not fully answered: {details}")
         await asyncio.sleep(0.25)
     for i, root in roots.items():
         tokens = answered_tokens(slack, root)
@@ -127,7 +150,7 @@ async def test_two_socket_mode_replicas_with_redeliveries_and_a_crash(
     two = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.3", **FAST)
     await slack.wait_for(lambda: len(slack.open_connections) == 2, what="both replicas connected")
     roots = await converse(slack, one, claude)
-    await assert_exactly_once_in_order(slack, claude, roots)
+    await assert_exactly_once_in_order(slack, claude, roots, pg_url)
     assert any(e.retry_attempt > 0 for e in slack.envelopes)  # redeliveries happened
     await two.wait_for_line("took over turn")  # the dead replica's turn was resumed
 
@@ -188,7 +211,7 @@ async def test_two_http_replicas_behind_a_balancer(
                 ) as r:
                     assert r.status == 401
         roots = await converse(slack, one, claude)
-        await assert_exactly_once_in_order(slack, claude, roots)
+        await assert_exactly_once_in_order(slack, claude, roots, pg_url)
         assert "t99m0" not in json.dumps([r.body for r in claude.requests])
         await two.wait_for_line("took over turn")
     finally:

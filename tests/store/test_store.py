@@ -6,6 +6,8 @@ import asyncio
 import time
 from dataclasses import replace
 
+import pytest
+
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store import Store, StoredFile, TurnStart
 from bot.store.repository import SMALL_BATCH
@@ -97,6 +99,43 @@ async def test_a_message_that_arrives_while_another_replica_holds_the_thread_is_
     assert await finish(store, start, "a") is True
     taken = await claim(store, "a")
     assert [i.ts for i in taken.items] == ["100.000002"]
+
+
+async def test_a_message_committed_while_a_turn_starts_waits_for_the_next_turn(database_url: str) -> None:
+    """Replica b commits a message between replica a reading the thread's waiting messages and
+    claiming them (on PostgreSQL each statement sees what is committed when it starts): the message
+    is not part of a's turn, so it must stay waiting, not be claimed by a turn that never saw it."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite runs one write transaction at a time: nothing commits in between")
+    from sqlalchemy import event
+    from sqlalchemy.util import await_only
+
+    from bot.store import open_store
+
+    a = await open_store(database_url, lease_seconds=30)
+    b = await open_store(database_url, lease_seconds=30)
+    try:
+        await a.enqueue(msg("100.000001", "first"))
+        assert a.db._async is not None
+        sync_engine = a.db._async.sync_engine
+        committed: list[bool] = []
+
+        def between(conn: object, cursor: object, statement: str, *_: object) -> None:
+            if not committed and statement.lstrip().startswith("SELECT") and "FROM inbox" in statement:
+                committed.append((await_only(b.enqueue(msg("100.000002", "late")))).new)
+
+        event.listen(sync_engine, "after_cursor_execute", between)
+        try:
+            start = await claim(a, "a")
+        finally:
+            event.remove(sync_engine, "after_cursor_execute", between)
+        assert committed == [True]
+        assert [i.text for i in start.items] == ["first"]
+        assert await finish(a, start, "a") is True  # the late message keeps the lease for a next turn
+        assert [i.text for i in (await claim(a, "a")).items] == ["late"]
+    finally:
+        await a.close()
+        await b.close()
 
 
 async def test_turn_start_brings_history_files_and_context_flag(store: Store) -> None:
