@@ -288,15 +288,21 @@ class ThreadReply:
         return self.mode == "stream"
 
     def _stream_failed(self, exc: SlackApiError, chunks: list[dict[str, Any]]) -> bool:
+        """The stream refused `chunks`: go on in plain messages, leaving the stream message as it is
+        (editing it would replace what was streamed with only the rest)."""
         code = error_code(exc)
-        self._restore([c for c in chunks if c["type"] != "blocks"])
+        refused = [c for c in chunks if c["type"] != "blocks"]
         if code == "stopped_by_user":
-            # The person pressed Slack's own stop on the stream.
+            # The person pressed Slack's own stop on the stream (the agent_session_stopped event may
+            # have stopped the turn already). What the model wrote after that is not shown, but
+            # the closing line of a turn that is ending is.
             log.info("stream stopped by the user in Slack")
             self._on_user_stop()
-            self.mode = "fallback"
-            return False
-        log.warning("streaming failed (%s); going on in a plain message", code)
+            if self._closed:
+                self._restore(refused)
+        else:
+            log.warning("streaming failed (%s); going on in a plain message", code)
+            self._restore(refused)
         self.mode = "fallback"
         self._msg = _Message()
         return False

@@ -129,6 +129,8 @@ def _streaming_message(core: Core, call: ApiCall) -> Message:
     if message.user != call.principal:
         raise ApiError("message_not_owned_by_app")
     stream = message.stream
+    if stream is not None and stream.phase == "stopped_by_user":
+        raise ApiError("stopped_by_user")
     if stream is None or stream.phase != "streaming":
         raise ApiError("message_not_in_streaming_state")
     expiry = core.settings.stream_expiry_s

@@ -76,6 +76,7 @@ DEFAULT_SUBSCRIPTIONS: Final = frozenset(
         "assistant_thread_started",
         "assistant_thread_context_changed",
         "app_home_opened",
+        "agent_session_stopped",
     }
 )
 

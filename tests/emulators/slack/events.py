@@ -210,6 +210,23 @@ class EventBus:
         }
         return await self.emit(event, channel.id)
 
+    async def agent_session_stopped(
+        self, user: str, channel: Channel, thread_ts: str, stopped: list[str]
+    ) -> Envelope | None:
+        """docs.slack.dev/reference/events/agent_session_stopped: `streaming_message_ts` lists the
+        app's streams Slack stopped (empty when none was active)."""
+        if not self.subscribed("agent_session_stopped"):
+            return None
+        event: JSON = {
+            "type": "agent_session_stopped",
+            "user": user,
+            "channel": channel.id,
+            "thread_ts": thread_ts,
+            "streaming_message_ts": stopped,
+            "event_ts": self.core.ids.next_ts(),
+        }
+        return await self.emit(event, channel.id)
+
     async def app_home_opened(self, user: str, channel: Channel, tab: str) -> Envelope | None:
         if not self.subscribed("app_home_opened"):
             return None

@@ -15,7 +15,8 @@ JSON = dict[str, Any]
 
 ChannelKind = Literal["public", "private", "im", "mpim"]
 TokenKind = Literal["bot", "app", "user"]
-StreamPhase = Literal["streaming", "completed"]
+# "stopped_by_user": the person pressed Slack's own stop on the stream (agent_session_stopped).
+StreamPhase = Literal["streaming", "completed", "stopped_by_user"]
 Transport = Literal["socket", "http"]
 
 

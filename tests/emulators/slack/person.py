@@ -148,6 +148,23 @@ class People:
             self.core.notify()
             await self.core.events.reaction_added(author.id, message, name)
 
+    async def press_native_stop(self, user: str, channel_ref: str, thread_ts: str) -> list[str]:
+        """The stop button Slack shows on an agent session: Slack stops the app's streams in the
+        thread (later appends and stops fail with `stopped_by_user`) and sends agent_session_stopped.
+        Returns the stopped streams' ts."""
+        person = self.core.ws.resolve_user(user)
+        channel = self.core.ws.resolve_channel(channel_ref)
+        stopped = []
+        for message in list(channel.messages.values()):
+            stream = message.stream
+            if (message.thread_ts or message.ts) == thread_ts and stream and stream.phase == "streaming":
+                stream.phase = "stopped_by_user"
+                stream.stopped_at = self.core.now()
+                stopped.append(message.ts)
+        self.core.notify()
+        await self.core.events.agent_session_stopped(person.id, channel, thread_ts, stopped)
+        return stopped
+
     async def open_messages_tab(self, user: str) -> None:
         """The user opens the app's Messages tab (agent_view: replaces assistant_thread_started)."""
         person = self.core.ws.resolve_user(user)

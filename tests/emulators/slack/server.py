@@ -541,6 +541,10 @@ class SlackEmulator:
         """Click the element with `action_id` in that message; returns the ack payload."""
         return await self._core.interactions.press_button(user, channel, message_ts, action_id, value)
 
+    async def press_native_stop(self, user: str, channel: str, thread_ts: str) -> list[str]:
+        """Slack's own stop button on the bot's agent session in that thread (see Person)."""
+        return await self._people.press_native_stop(user, channel, thread_ts)
+
     async def open_messages_tab(self, user: str) -> None:
         await self._people.open_messages_tab(user)
 
