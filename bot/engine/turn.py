@@ -111,8 +111,6 @@ class TurnRunner:
     async def _run(
         self, start: TurnStart, control: TurnControl, *, turn_id: str, key: ThreadKey, asker: str
     ) -> tuple[TurnOutcome, bool]:
-        saved = False
-
         async def first_post() -> None:
             await self.store.mark_posted(turn_id)
 
@@ -123,10 +121,12 @@ class TurnRunner:
             on_user_stop=lambda: _stop(control, asker),
         )
         await reply.begin()
+        # Knows whether part of the turn is in the thread's history already (a retry would repeat it).
+        hooks = _Hooks(self, start, reply, control)
         result: TurnResult
         try:
             async with asyncio.timeout(self.settings.turn_max_seconds):
-                result, saved = await self._converse(start, reply, control)
+                result = await self._converse(start, reply, hooks)
         except TimeoutError:
             minutes = self.settings.turn_max_seconds / 60
             result = TurnResult(
@@ -155,7 +155,7 @@ class TurnRunner:
         except ClaudeError as exc:
             log.error("turn failed: %s", exc)
             result = TurnResult(TurnOutcome.FAILED, message=exc.user_message)
-            if exc.retryable and not saved:
+            if exc.retryable and not hooks.saved:
                 # Back in the inbox before the Retry button shows, so pressing it finds the message.
                 more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply)
                 await self._close(reply, result, retry=True)
@@ -212,9 +212,7 @@ class TurnRunner:
 
     # --- the conversation -------------------------------------------------------------------------
 
-    async def _converse(
-        self, start: TurnStart, reply: ThreadReply, control: TurnControl
-    ) -> tuple[TurnResult, bool]:
+    async def _converse(self, start: TurnStart, reply: ThreadReply, hooks: _Hooks) -> TurnResult:
         assert start.turn_id is not None
         thread = start.thread
         key = thread.key
@@ -273,12 +271,11 @@ class TurnRunner:
             user_content=content,
             container_id=thread.container_id,
         )
-        hooks = _Hooks(self, start, reply, control)
         result = await self.conversation.run(turn, hooks)
         problems = await self._files_out(key, result, reply)
         if problems:
             result.message = "\n".join(filter(None, [*problems, result.message]))
-        return result, hooks.saved
+        return result
 
     async def _thread_context(
         self, key: ThreadKey, items: tuple[InboxItem, ...]

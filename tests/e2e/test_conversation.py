@@ -12,10 +12,12 @@ from tests.emulators.anthropic import (
     ByText,
     CallTool,
     Delay,
+    ModelRequest,
     PauseTurn,
     Python,
     Say,
     Script,
+    Step,
     StepContext,
 )
 from tests.emulators.slack import SlackEmulator
@@ -191,3 +193,26 @@ async def test_overload_is_retried_and_a_permanent_failure_loses_nothing(
     await slack.press_button("ana", "general", message.ts, "retry_turn")
     await wait_for_text(slack, "general", lost, "Finally answered.")
     assert "doomed question" in json.dumps(sent(claude.requests[-1])["messages"][-1])
+
+
+async def test_a_failure_after_part_of_the_turn_was_kept_offers_no_retry(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """Once a turn's first response is in the thread's history, Retry would send the question a
+    second time: the failure is reported, the message is not put back, the thread goes on."""
+
+    def half_way(request: ModelRequest) -> list[Step]:
+        claude.fail_next(status=529, times=3)  # every attempt at the request after this one
+        return [Say("Loading the data."), CallTool("post_update", {"text": "half way there"}), Say("Done.")]
+
+    claude.model = ByText({"big job": half_way, "next": [Say("Next answered.")]})
+    await start_bot(anthropic_max_retries="2")
+    root = await slack.post_message("ana", "general", "a big job", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Claude is overloaded")
+    await wait_finished(slack, "general", root)
+    assert "half way there" in bot_text(slack, "general", root)
+    assert not any("retry_turn" in str(m.blocks) for m in slack.thread_view("general", root))
+    await slack.post_message("ana", "general", "next question", thread_ts=root)
+    await wait_for_text(slack, "general", root, "Next answered.")
+    history = json.dumps(sent(claude.requests[-1])["messages"])
+    assert history.count("a big job") == 1 and "Loading the data." in history
