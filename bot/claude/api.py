@@ -271,7 +271,8 @@ class ClaudeApi:
         url = f"{self.base_url}/v1/files"
         attempt = 0
         while True:
-            with path.open("rb") as handle:
+            handle = await asyncio.to_thread(path.open, "rb")
+            try:
                 form = aiohttp.FormData()
                 form.add_field(
                     "file", handle, filename=filename, content_type=mime_type or "application/octet-stream"
@@ -285,6 +286,18 @@ class ClaudeApi:
                     if not retry or attempt > self.max_retries:
                         raise _upload_error(resp.status, text, filename, retryable=retry)
                     wait = backoff(attempt, retry_after_seconds(resp.headers))
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                attempt += 1
+                log.warning("upload of %s failed (%r); attempt %d", filename, exc, attempt)
+                if attempt > self.max_retries:
+                    raise ClaudeError(
+                        f"`{filename}` could not be uploaded to the sandbox: {UNREACHABLE}",
+                        detail=repr(exc),
+                        retryable=True,
+                    ) from exc
+                wait = backoff(attempt, None)
+            finally:
+                await asyncio.to_thread(handle.close)
             await asyncio.sleep(wait)
 
     async def upload_stream(
@@ -331,23 +344,31 @@ class ClaudeApi:
     async def download_file(self, file_id: str, dest: Path, *, max_bytes: int) -> int:
         """Stream a generated file to `dest`; returns its size. Refuses files over `max_bytes`."""
         url = f"{self.base_url}/v1/files/{file_id}/content"
-        async with self._http().get(url, headers=self._headers) as resp:
-            if resp.status != 200:
-                message = _error_message(await resp.text())
-                raise ClaudeError(
-                    "A file Claude produced could not be downloaded.", detail=f"{resp.status}: {message}"
-                )
-            size = 0
-            loop = asyncio.get_running_loop()
-            handle = await loop.run_in_executor(None, dest.open, "wb")
-            try:
-                async for chunk in resp.content.iter_chunked(1 << 20):
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ClaudeError("A file Claude produced is too large to post to Slack.")
-                    await loop.run_in_executor(None, handle.write, chunk)
-            finally:
-                await loop.run_in_executor(None, handle.close)
+        try:
+            async with self._http().get(url, headers=self._headers) as resp:
+                if resp.status != 200:
+                    message = _error_message(await resp.text())
+                    raise ClaudeError(
+                        "A file Claude produced could not be downloaded.", detail=f"{resp.status}: {message}"
+                    )
+                size = 0
+                loop = asyncio.get_running_loop()
+                handle = await loop.run_in_executor(None, dest.open, "wb")
+                try:
+                    async for chunk in resp.content.iter_chunked(1 << 20):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise ClaudeError("A file Claude produced is too large to post to Slack.")
+                        await loop.run_in_executor(None, handle.write, chunk)
+                finally:
+                    await loop.run_in_executor(None, handle.close)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            # Includes a body that ends before its Content-Length (ClientPayloadError).
+            raise ClaudeError(
+                "A file Claude produced could not be downloaded (the connection failed).",
+                detail=repr(exc),
+                retryable=True,
+            ) from exc
         return size
 
     async def delete_file(self, file_id: str) -> None:

@@ -24,6 +24,7 @@ class Spool:
         self.size = 0
         self._digest = hashlib.sha256()
         self._handle: BinaryIO | None = None
+        self.source_error: Exception | None = None
 
     async def __aenter__(self) -> Spool:
         fd, name = await asyncio.to_thread(tempfile.mkstemp, prefix="transfer-", dir=self.tmp_dir)
@@ -42,15 +43,25 @@ class Spool:
             await asyncio.to_thread(handle.close)
 
     async def tee(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Yield each chunk after it is written and hashed (both off the event loop)."""
-        async for chunk in chunks:
-            await asyncio.to_thread(self._write, chunk)
-            yield chunk
+        """Yield each chunk after it is written and hashed (both off the event loop). A failure of
+        the source is kept: the upload reading this stream only sees its own connection fail."""
+        try:
+            async for chunk in chunks:
+                await asyncio.to_thread(self._write, chunk)
+                yield chunk
+        except Exception as exc:
+            self.source_error = exc
+            raise
 
     async def drain(self, chunks: AsyncIterator[bytes]) -> None:
-        """Spool whatever the stream still holds (to retry an upload that failed part-way)."""
-        async for _ in self.tee(chunks):
-            pass
+        """Spool whatever the stream still holds (to retry an upload that failed part-way). Raises
+        the source's failure, if it had one: a stream that broke off has nothing more to give, and
+        what was spooled is not the whole file."""
+        if self.source_error is None:
+            async for _ in self.tee(chunks):
+                pass
+        if self.source_error is not None:
+            raise self.source_error
         await self.close()
 
     def _write(self, chunk: bytes) -> None:

@@ -124,14 +124,19 @@ class TurnRunner:
         # Knows whether part of the turn is in the thread's history already (a retry would repeat it).
         hooks = _Hooks(self, start, reply, control)
         result: TurnResult
+        limit = asyncio.timeout(self.settings.turn_max_seconds)
         try:
-            async with asyncio.timeout(self.settings.turn_max_seconds):
+            async with limit:
                 result = await self._converse(start, reply, hooks)
         except TimeoutError:
-            minutes = self.settings.turn_max_seconds / 60
-            result = TurnResult(
-                TurnOutcome.LIMIT, message=f"I stopped because this turn ran longer than {minutes:g} minutes."
-            )
+            if limit.expired():
+                minutes = self.settings.turn_max_seconds / 60
+                result = TurnResult(
+                    TurnOutcome.LIMIT,
+                    message=f"I stopped because this turn ran longer than {minutes:g} minutes.",
+                )
+            else:
+                result = _crashed()  # a network timeout that escaped its handler, not the time limit
         except asyncio.CancelledError:
             if control.stopped_by is None:
                 # Shutdown: the turn stays "running" in the store and is picked up after the restart.
@@ -161,10 +166,7 @@ class TurnRunner:
                 await self._close(reply, result, retry=True)
                 return result.outcome, more
         except Exception:
-            log.exception("turn crashed")
-            result = TurnResult(
-                TurnOutcome.FAILED, message="Something went wrong on my side (details are in the bot's log)."
-            )
+            result = _crashed()
         await asyncio.shield(self._close(reply, result, retry=False))
         more = await asyncio.shield(self._finish(turn_id, key, asker, result, requeue=False, reply=reply))
         return result.outcome, more
@@ -389,9 +391,15 @@ class TurnRunner:
                 if not exc.retryable:
                     raise
                 log.warning("streamed upload of %s failed (%s); retrying from the spooled copy", name, exc)
-            except aiohttp.ClientError as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 log.warning("streamed upload of %s failed (%r); retrying from the spooled copy", name, exc)
         await spool.drain(stream)
+        if download.size is not None and spool.size != download.size:
+            # Never let a partial copy into the sandbox as if it were the file.
+            log.error("spooled %d of %d bytes of %s", spool.size, download.size, name)
+            raise FileRejected(
+                f"I couldn't take in `{download.file.name}` whole, so I left it out. Attach it again."
+            )
         assert spool.path is not None
         return await self.claude.upload_file(spool.path, name, mimetype)
 
@@ -497,6 +505,14 @@ class _Hooks:
 
     async def reattach_blocks(self) -> list[Block]:
         return await self.runner.reattach_blocks(self.start.thread.key)
+
+
+def _crashed() -> TurnResult:
+    """For an exception nothing else handled (called in its `except` block: the log gets the trace)."""
+    log.exception("turn crashed")
+    return TurnResult(
+        TurnOutcome.FAILED, message="Something went wrong on my side (details are in the bot's log)."
+    )
 
 
 def _stop(control: TurnControl, user_id: str) -> None:

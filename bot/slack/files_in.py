@@ -99,7 +99,12 @@ class SlackFileFetcher:
             headers = (
                 {"Authorization": f"Bearer {self.token}"} if is_slack_host(host, self.allowed_hosts) else {}
             )
-            async with self.session.get(url, headers=headers, allow_redirects=False) as resp:
+            try:
+                resp = await self.session.get(url, headers=headers, allow_redirects=False)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                log.error("downloading file %s from Slack failed: %r", file.slack_file_id, exc)
+                raise FileRejected(_broke_off(file)) from exc
+            async with resp:
                 if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
                     url = urljoin(url, resp.headers["Location"])
                     continue
@@ -136,12 +141,23 @@ class Download:
     chunks: AsyncIterator[bytes]
 
 
+def _broke_off(file: InboundFile) -> str:
+    return f"I couldn't download `{file.name}` from Slack (the connection failed), so I left it out. Attach it again."
+
+
 async def _limited(resp: aiohttp.ClientResponse, file: InboundFile, max_bytes: int) -> AsyncIterator[bytes]:
     total = 0
-    async for chunk in resp.content.iter_chunked(CHUNK):
-        total += len(chunk)
-        if total > max_bytes:
-            raise FileRejected(
-                f"`{file.name}` is over the {human_size(max_bytes)} limit per file, so I left it out."
-            )
-        yield chunk
+    try:
+        async for chunk in resp.content.iter_chunked(CHUNK):
+            total += len(chunk)
+            if total > max_bytes:
+                raise FileRejected(
+                    f"`{file.name}` is over the {human_size(max_bytes)} limit per file, so I left it out."
+                )
+            yield chunk
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # aiohttp raises ClientPayloadError when the body ends before its Content-Length.
+        log.error(
+            "the download of file %s from Slack broke off after %d bytes: %r", file.slack_file_id, total, exc
+        )
+        raise FileRejected(_broke_off(file)) from exc

@@ -146,6 +146,38 @@ async def test_download_problems_are_explained(
     assert "secret.csv" not in uploads(claude)
 
 
+async def test_transfers_that_break_off_are_reported_and_never_truncated(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    made = "open(os.path.join(os.environ['OUTPUT_DIR'], 'report.txt'), 'w').write('r' * 50_000)"
+    claude.model = ByText(
+        {
+            "attached": [Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)],
+            "report": [Python("import os\n" + made), Say("Report written.")],
+        }
+    )
+    await start_bot()
+    # Slack's connection drops a third of the way into the attachment.
+    slack.cut_next_download(after_bytes=1_000_000)
+    root = await slack.post_message(
+        "ana",
+        "general",
+        "see attached",
+        mention_bot=True,
+        files=[("broken.csv", b"b,c\n" * 750_000, "text/csv")],
+    )
+    text = await wait_finished(slack, "general", root)
+    assert "couldn't download `broken.csv` from Slack" in text and "Attach it again" in text
+    assert "broken.csv" not in uploads(claude)  # no partial copy in the sandbox
+    assert "Sandbox has: " in text
+    # The Files API's connection drops while the bot fetches a file the code made.
+    claude.cut_next_file_download(after_bytes=1_000)
+    ts = await slack.post_message("ana", "general", "write the report", mention_bot=True)
+    text = await wait_finished(slack, "general", ts)
+    assert "Report written." in text and "could not be fetched" in text
+    assert not [f for m in bot_messages(slack, "general", ts) for f in m.files]
+
+
 async def test_container_reset_reattaches_the_threads_files(
     slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
 ) -> None:

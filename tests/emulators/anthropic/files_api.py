@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from typing import Any, BinaryIO
 
 from aiohttp import BodyPartReader, web
 
+from ..cut_short import serve_cut_short
 from . import ids
 from .errors import ApiError, invalid_request, not_found
 
@@ -108,6 +110,8 @@ class FileStore:
         self.files: dict[str, StoredFile] = {}
         self._max_file_bytes = max_file_bytes
         self._seq = itertools.count(1)
+        # Byte counts after which the next content downloads break off (see serve_cut_short).
+        self.cut_short: deque[int] = deque()
 
     def get(self, file_id: str) -> StoredFile:
         f = self.files.get(file_id)
@@ -211,19 +215,16 @@ class FileStore:
     def retrieve(self, request: web.Request) -> dict[str, Any]:
         return self.get(request.match_info["file_id"]).metadata(legacy=_legacy(request))
 
-    def content(self, request: web.Request) -> web.FileResponse:
+    async def content(self, request: web.Request) -> web.StreamResponse:
         f = self.get(request.match_info["file_id"])
         if not f.downloadable:
             raise invalid_request(f"File {f.id} is not downloadable.", error_code="file_not_downloadable")
         if f.expires_at is not None and time.time() >= f.expires_at:
             raise ApiError(404, f"File {f.id} has expired.", details={"error_code": "file_expired"})
-        return web.FileResponse(
-            f.path,
-            headers={
-                "Content-Type": f.mime_type,
-                "Content-Disposition": f'attachment; filename="{f.filename}"',
-            },
-        )
+        headers = {"Content-Type": f.mime_type, "Content-Disposition": f'attachment; filename="{f.filename}"'}
+        if self.cut_short:
+            return await serve_cut_short(request, f.path, headers, self.cut_short.popleft())
+        return web.FileResponse(f.path, headers=headers)
 
     async def delete(self, request: web.Request) -> dict[str, Any]:
         f = self.get(request.match_info["file_id"])

@@ -223,6 +223,12 @@ class AnthropicEmulator:
         until then and ends with ``event: error``."""
         self._faults.fail_next(status, times, retry_after, after_s, message)
 
+    def cut_next_file_download(self, after_bytes: int, times: int = 1) -> None:
+        """Make the next ``times`` ``GET /v1/files/{id}/content`` answers announce the whole file,
+        send ``after_bytes`` bytes and drop the connection."""
+        assert self._files is not None, "emulator not started"
+        self._files.cut_short.extend([after_bytes] * times)
+
     def slow_next(self, seconds: float, times: int = 1) -> None:
         """Delay the next ``times`` /v1/messages responses by ``seconds`` before any byte."""
         self._faults.slow_next(seconds, times)
@@ -560,7 +566,7 @@ class AnthropicEmulator:
 
     async def _file_content(self, request: web.Request) -> web.StreamResponse:
         assert self._files is not None
-        response = self._files.content(request)
+        response = await self._files.content(request)
         response.headers["request-id"] = request[_RID]
         return response
 

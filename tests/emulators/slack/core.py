@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,8 @@ class Core:
         self.envelopes_by_id: dict[str, Envelope] = {}
         self.downloads: list[DownloadRecord] = []
         self.foreign_auth_headers: list[str | None] = []
+        # Byte counts after which the next file downloads break off (see serve_cut_short).
+        self.cut_downloads: deque[int] = deque()
         self.rate_limited_calls = 0
         self.base_url = "http://127.0.0.1:0/"
         self.alt_file_base = ""

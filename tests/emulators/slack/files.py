@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import BodyPartReader, web
 
+from ..cut_short import serve_cut_short
 from .models import DownloadRecord, FileRecord
 
 if TYPE_CHECKING:
@@ -266,6 +267,9 @@ async def handle_file(core: Core, request: web.Request, host: str) -> web.Stream
         )
         raise web.HTTPFound(location)
     _record(core, request, host, file_id, 200, True)
+    if core.cut_downloads:
+        headers = {"Content-Type": record.mimetype}
+        return await serve_cut_short(request, record.path, headers, core.cut_downloads.popleft())
     return _serve(record, attachment="/download/" in request.path)
 
 

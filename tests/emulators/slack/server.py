@@ -399,6 +399,11 @@ class SlackEmulator:
         """The next `times` calls of `method` answer HTTP 429 with `Retry-After: retry_after`."""
         self._core.limits.rate_limit_next(method, retry_after, times)
 
+    def cut_next_download(self, after_bytes: int, times: int = 1) -> None:
+        """The next `times` file downloads announce the whole file, send `after_bytes` bytes and drop
+        the connection."""
+        self._core.cut_downloads.extend([after_bytes] * times)
+
     @property
     def rate_limited_calls(self) -> int:
         return self._core.rate_limited_calls
