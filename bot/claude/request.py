@@ -5,7 +5,6 @@ Everything here is pure (dicts in, dicts out) so it is covered by table-driven t
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -234,21 +233,34 @@ def trim_history(
     When the history is over budget, trimming goes on down to 60% of it, so it happens rarely (each
     time costs one cache miss). Returns the trimmed copy and the new count.
     """
-    out = copy.deepcopy(list(messages))
+    # Copy-on-write: the history can be large, and only the trimmed blocks' lists need copies.
+    out = [dict(m) for m in messages]
     locations = [
         (mi, bi)
         for mi, m in enumerate(out)
+        if isinstance(m["content"], list)
         for bi, b in enumerate(m["content"])
-        if isinstance(m["content"], list) and _trimmable(b)
+        if _trimmable(b)
     ]
+    copied: set[int] = set()
+
+    def trim(mi: int, bi: int) -> int:
+        """Trim one block; returns the estimated tokens it saved."""
+        if mi not in copied:
+            out[mi]["content"] = list(out[mi]["content"])
+            copied.add(mi)
+        old = out[mi]["content"][bi]
+        out[mi]["content"][bi] = new = _trim_block(old)
+        return estimate_tokens(old) - estimate_tokens(new)
+
     count = min(trimmed_blocks, len(locations))
     for mi, bi in locations[:count]:
-        out[mi]["content"][bi] = _trim_block(out[mi]["content"][bi])
-    if estimate_tokens(out) > budget_tokens:
+        trim(mi, bi)
+    size = estimate_tokens(out)
+    if size > budget_tokens:
         target = int(budget_tokens * 0.6)
-        while count < len(locations) and estimate_tokens(out) > target:
-            mi, bi = locations[count]
-            out[mi]["content"][bi] = _trim_block(out[mi]["content"][bi])
+        while count < len(locations) and size > target:
+            size -= trim(*locations[count])
             count += 1
     return out, count
 

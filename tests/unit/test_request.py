@@ -165,3 +165,5 @@ def test_trim_keeps_prefix_stable_and_drops_oldest_outputs_first() -> None:
     # The next turn trims the same blocks again, so the cached prefix is unchanged.
     again, count2 = trim_history(history, count, budget_tokens=40_000)
     assert count2 == count and again == trimmed
+    # The stored history itself is left as it was.
+    assert all(m["content"][1]["content"]["stdout"] == big for m in history if m["role"] == "assistant")
