@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 from tests.e2e.conftest import StartBot
@@ -15,6 +14,7 @@ from tests.emulators.anthropic import (
     ModelRequest,
     PauseTurn,
     Python,
+    RequestRecord,
     Say,
     Script,
     Step,
@@ -134,17 +134,20 @@ async def test_one_turn_at_a_time_per_thread_and_threads_in_parallel(
     )
     await start_bot()
     root = await slack.post_message("ana", "general", "first question", mention_bot=True)
-    await asyncio.sleep(0.1)  # the scenario itself: a second message 100 ms later
+    # The first turn is under way (its status shows) when the second message arrives.
+    await slack.wait_for(lambda: slack.current_status("general", root), what="the first turn's status")
     await slack.post_message("ana", "general", "second question", thread_ts=root)
     other = await slack.post_message("ben", "general", "another thread please", mention_bot=True)
     await wait_for_text(slack, "general", root, "Answer two.")
     await wait_for_text(slack, "general", other, "Parallel answer.")
-    assert max(claude.max_in_flight_per_container.values()) == 1
-    assert claude.max_in_flight >= 2
-    texts = [
-        sent(r)["messages"][-1] for r in claude.requests if "second" in json.dumps(sent(r)["messages"][-1])
-    ]
-    assert texts, "the second message got its own turn"
+
+    def request_for(word: str) -> RequestRecord:
+        return next(r for r in claude.requests if word in json.dumps(sent(r)["messages"][-1]))
+
+    first, second, parallel = request_for("first"), request_for("second"), request_for("another")
+    assert "second" not in json.dumps(sent(first)["messages"][-1])  # a turn of its own, after the first
+    assert first.done_at is not None and second.received_at >= first.done_at
+    assert parallel.received_at < first.done_at  # the other thread did not wait
     text = bot_text(slack, "general", root)
     assert text.index("Answer one.") < text.index("Answer two.")
 
@@ -171,6 +174,8 @@ async def test_bots_edits_dms_and_earlier_thread_context(
     dm = slack.dm_channel("ana")
     dm_ts = await slack.post_message("ana", dm, "a dm question")
     await wait_for_text(slack, dm, dm_ts, "DM answer.")
+    # Every event was acknowledged, so the bot has decided about each (it acks once it has).
+    await slack.wait_for(lambda: all(e.acked for e in slack.envelopes), what="every event acknowledged")
     assert len(claude.requests) == before + 1
     assert "bot chatter" not in json.dumps([sent(r) for r in claude.requests])
 

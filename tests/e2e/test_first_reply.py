@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import aiohttp
 
@@ -50,6 +51,7 @@ async def test_structured_logs_and_metrics(
         text = await resp.text()
     assert 'bot_turns_total{outcome="answered"} 1.0' in text
     assert "bot_first_feedback_seconds_count 1.0" in text
-    assert 'bot_tokens_total{kind="output"}' in text
+    output_tokens = re.search(r'^bot_tokens_total\{kind="output"\} (\S+)$', text, re.M)
+    assert output_tokens and float(output_tokens.group(1)) > 0
     assert "bot_inbox_pending 0.0" in text
     assert "bot_turns_active 0.0" in text

@@ -37,17 +37,14 @@ def test_open_fence(text: str, expected: str | None) -> None:
         ("short", 100, "short"),
         ("para one\n\npara two is here\n", 18, "para one\n\n"),
         ("line one\nline two\nline three", 20, "line one\nline two\n"),
-        ("| a | b |\n|---|---|\n| 1 | 2 |\nafter", 28, ""),
+        # A table longer than the limit leaves no line to cut at: the cut is hard, at the limit.
+        ("| a | b |\n|---|---|\n| 1 | 2 |\nafter", 28, "| a | b |\n|---|---|\n| 1 | 2 "),
         ("intro\n| a | b |\n|---|---|\n| 1 | 2 |\nafter", 34, "intro\n"),
         ("x" * 50, 20, "x" * 20),
     ],
 )
 def test_choose_cut(text: str, limit: int, cut_after: str) -> None:
-    cut = choose_cut(text, limit)
-    if cut_after == "":
-        assert cut == limit or not text[:cut].rstrip("\n").split("\n")[-1].startswith("|")
-    else:
-        assert text[:cut] == cut_after
+    assert text[: choose_cut(text, limit)] == cut_after
 
 
 def _answer_with_fences(total: int) -> str:
@@ -98,7 +95,7 @@ def test_tables_are_not_split() -> None:
     table = "| k | v |\n|---|---|\n" + "".join(f"| {i} | {i * i} |\n" for i in range(40))
     text = "x" * 100 + "\n\n" + table + "\n" + "y" * 100
     parts = split_markdown(text, len(text) - 50)
-    assert "| 39 | 1521 |" in parts[-1] or table in parts[0]
+    assert sum(table.strip() in part for part in parts) == 1
     for part in parts:
         rows = [line for line in part.split("\n") if line.startswith("|")]
         assert not rows or rows[0] == "| k | v |"
