@@ -295,7 +295,7 @@ class Engine:
             try:
                 self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
                 if self._workers:
-                    await self.store.renew_leases(self.owner)
+                    await self.store.renew_leases(self.owner, list(self._workers))
             except Exception:
                 log.exception("lease heartbeat failed")
 

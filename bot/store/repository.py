@@ -459,7 +459,8 @@ class Store:
     def _recover_interrupted(
         self, conn: Connection, p: dict[str, Any], now: float
     ) -> tuple[tuple[InterruptedTurn, ...], tuple[UnsureTurn, ...]]:
-        """Turns left running by a dead owner (we hold the lease now, so they cannot be live).
+        """Turns left running by a dead owner or a crashed worker (we hold the lease now, and our
+        worker starts one turn at a time, so they cannot be live).
 
         A turn that had shown nothing is rolled back and its messages go back to the inbox, so it is
         re-run from the stored history. One that may have posted output is returned as unsure: the
@@ -627,13 +628,16 @@ class Store:
         """A clean shutdown: nothing was lost with this process, peers need not look for it."""
         await self.db.write(lambda conn: conn.execute(delete(replicas).where(replicas.c.owner == owner)))
 
-    async def renew_leases(self, owner: str) -> int:
+    async def renew_leases(self, owner: str, keys: Iterable[ThreadKey]) -> int:
+        """Extend this owner's leases on the threads it is working on. Only those: a thread whose
+        worker is gone (it crashed) must see its lease expire so that the sweeper restarts it."""
         now = time.time()
+        skeys = [str(k) for k in keys]
 
         def tx(conn: Connection) -> Any:
             result = conn.execute(
                 update(threads)
-                .where(threads.c.lease_owner == owner)
+                .where(threads.c.lease_owner == owner, threads.c.key.in_(skeys))
                 .values(lease_expires=now + self.lease_seconds)
             )
             return int(result.rowcount or 0)

@@ -106,10 +106,12 @@ class Statements:
             .where(inbox.c.thread_key.in_(bindparam("p_keys", expanding=True)))
             .distinct()
         )
+        # A turn still "running" when its thread's lease is taken for a new one: its owner died, or
+        # (the same owner) its worker crashed; either way nothing runs it any more.
         self.stale_turns = (
             select(turns.c.id, turns.c.posted_output, threads.c.last_answer_ts)
             .join(threads, threads.c.key == turns.c.thread_key)
-            .where(turns.c.thread_key == key, turns.c.state == "running", turns.c.owner != owner)
+            .where(turns.c.thread_key == key, turns.c.state == "running")
         )
         self.waiting = (
             select(inbox).where(inbox.c.thread_key == key, _WAITING).order_by(inbox.c.ts, inbox.c.id)

@@ -189,6 +189,29 @@ async def test_expired_lease_is_taken_over_and_unanswered_turn_is_rerun(database
         await store.close()
 
 
+async def test_a_turn_whose_worker_crashed_is_rerun_by_the_same_replica(database_url: str) -> None:
+    from bot.store import open_store
+
+    store = await open_store(database_url, lease_seconds=0.2)
+    try:
+        await store.enqueue(msg("100.000001", "question"))
+        await store.enqueue(msg("200.000001", "elsewhere", key=OTHER))
+        await claim(store, "a")  # its worker then crashes: the turn is never finished
+        busy = await claim(store, "a", OTHER)  # a worker that is alive
+        deadline = time.time() + 5
+        while KEY not in await store.orphaned_threads():
+            assert time.time() < deadline
+            await store.renew_leases("a", [OTHER])  # the heartbeat renews live workers' leases only
+            await asyncio.sleep(0.05)
+        assert OTHER not in await store.orphaned_threads()
+        resumed = await claim(store, "a")
+        assert [t.posted_output for t in resumed.interrupted] == [False]
+        assert [i.text for i in resumed.items] == ["question"]
+        assert await finish(store, busy, "a") is False
+    finally:
+        await store.close()
+
+
 async def test_an_interrupted_turn_that_may_have_posted_is_resolved_by_the_caller(database_url: str) -> None:
     from bot.store import open_store
 

@@ -146,7 +146,7 @@ def test_system_prompt_is_stable_and_says_where_files_go() -> None:
 
 def test_trim_keeps_prefix_stable_and_drops_oldest_outputs_first() -> None:
     big = "x" * 40_000
-    history = []
+    history: list[dict[str, Any]] = []
     for i in range(6):
         history += [
             USER,
