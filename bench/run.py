@@ -70,6 +70,11 @@ def plan(
             DEFAULTS,
             {"cache_read_share_from_turn_2": ">= 0.8"},
         ),
+        "stop": (
+            lambda: scenarios.stop_latency(n(5, 1), DEFAULTS),
+            DEFAULTS,
+            {"stop_to_closed_max_s": "<= 1.0", "model_requests_after_stop": "<= 0"},
+        ),
         "chart_writes": (
             lambda: scenarios.chart_writes(n(50, 3), DEFAULTS),
             DEFAULTS,

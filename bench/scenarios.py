@@ -146,6 +146,19 @@ class Rig:
                 raise TimeoutError("the benchmark did not finish in time")
             await asyncio.sleep(every)
 
+    async def until_running_step(self, thread_ts: str, timeout: float = 30) -> None:
+        """Wait until the thread shows a task card in progress (a code step running)."""
+        deadline = time.monotonic() + timeout
+        url = f"{self.slack.base}_emulator/thread?channel=general&ts={thread_ts}"
+        while True:
+            view = await self.slack._json("GET", url)
+            tasks = [t for m in view["messages"] for t in m["tasks"].values()]
+            if any(t["status"] == "in_progress" for t in tasks):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("no code step started")
+            await asyncio.sleep(0.05)
+
 
 @asynccontextmanager
 async def rig(settings: dict[str, str], *, latency: Latency | None = None) -> AsyncIterator[Rig]:
@@ -477,4 +490,53 @@ async def chart_writes(concurrent: int, settings: dict[str, str]) -> dict[str, A
             "concurrent_turns_one_channel": concurrent,
             "rate_limited_429s": r.slack.rate_limited - limited_before,
             "all_answered_s": round(time.time() - t0, 1),
+        }
+
+
+def long_run(_: ModelRequest) -> list[Step]:
+    return [
+        Say("Starting a long run."),
+        Python("import time\ntime.sleep(20)\nprint('done')"),
+        Say("Finished."),
+    ]
+
+
+async def stop_latency(runs: int, settings: dict[str, str]) -> dict[str, Any]:
+    """Stop pressed during a long code run: time from the press to the closed stream (which carries
+    the "Stopped by" line), and whether anything more was asked of the model."""
+    async with rig(settings) as r:
+        r.claude.model = long_run
+        latencies: list[float] = []
+        later_requests = 0
+        for i in range(runs):
+            root = await r.slack.post("ana", f"run forever {i}", mention=True)
+            await r.until(lambda root=root: root in stream_threads(r.slack).values(), 30)  # type: ignore[misc]
+            stream = next(ts for ts, thread in stream_threads(r.slack).items() if thread == root)
+            await r.until_running_step(root)
+            await asyncio.sleep(0.5)  # the scenario: stopped half a second into the run
+            pressed = time.time()
+            await r.slack._json(
+                "POST",
+                f"{r.slack.base}_emulator/button",
+                {"user": "ben", "channel": "general", "message_ts": stream, "action_id": "stop_turn"},
+            )
+
+            def closed(stream: str = stream) -> float | None:
+                return next(
+                    (
+                        c["at"]
+                        for c in r.slack.calls
+                        if c["method"] == "chat.stopStream" and c["ts"] == stream
+                    ),
+                    None,
+                )
+
+            await r.until(lambda: closed() is not None, 30)
+            latencies.append((closed() or pressed) - pressed)
+            later_requests += sum(1 for req in r.claude.requests if req.received_at > pressed)
+        return {
+            "runs": runs,
+            "stop_to_closed_p50_s": round(percentile(latencies, 50), 3),
+            "stop_to_closed_max_s": round(max(latencies), 3),
+            "model_requests_after_stop": later_requests,
         }
