@@ -37,6 +37,27 @@ from bot.slack.rate_limits import RateBudget
 log = logging.getLogger(__name__)
 
 STATUS_TEXT = "is working on it…"
+
+
+async def set_thread_status(
+    client: AsyncWebClient, budget: RateBudget, key: ThreadKey, status: str, *, wait: bool
+) -> bool:
+    """Set (or with "" clear) the thread's status line. Without `wait`, skipped when the rate budget
+    has no room now. True when Slack took it."""
+    if not budget.try_take("assistant.threads.setStatus"):
+        if not wait:
+            return False
+        await budget.take("assistant.threads.setStatus")
+    try:
+        await client.assistant_threads_setStatus(
+            channel_id=key.channel_id, thread_ts=key.thread_ts, status=status
+        )
+    except SlackApiError as exc:
+        log.info("assistant.threads.setStatus failed: %s", error_code(exc))
+        return False
+    return True
+
+
 STATUS_REFRESH_SECONDS = 60.0  # Slack drops a status after two minutes without a message (§5.1)
 
 
@@ -203,10 +224,7 @@ class ThreadReply:
         if self.mode == "idle":
             if not self._outbox and not final:
                 return
-            if self.budget.try_take("chat.startStream", "chat.stopStream"):
-                await self._start_stream()
-            else:
-                self.mode = "fallback"
+            await self._open_stream()
         while self.mode == "stream" and (self._outbox or final):
             if not await self._stream_step(final=final, blocks=blocks):
                 break
@@ -214,6 +232,14 @@ class ThreadReply:
                 return
         if self.mode == "fallback":
             await self._fallback_step(final=final, blocks=blocks)
+
+    async def _open_stream(self) -> None:
+        """A new stream message; plain messages when the rate budget has no room for one (a stream
+        costs a start and a stop)."""
+        if self.budget.try_take("chat.startStream", "chat.stopStream"):
+            await self._start_stream()
+        else:
+            self.mode = "fallback"
 
     async def _start_stream(self) -> None:
         await self._first_post()
@@ -281,10 +307,7 @@ class ThreadReply:
             self._outbox.insert(0, {"type": "markdown_text", "text": carry})
         # The message is full: go on in a new one.
         self.mode = "idle"
-        if self.budget.try_take("chat.startStream", "chat.stopStream"):
-            await self._start_stream()
-        else:
-            self.mode = "fallback"
+        await self._open_stream()
         return self.mode == "stream"
 
     def _stream_failed(self, exc: SlackApiError, chunks: list[dict[str, Any]]) -> bool:
@@ -441,19 +464,9 @@ class ThreadReply:
     # --- status -----------------------------------------------------------------------------------
 
     async def _set_status(self, status: str, *, optional: bool = False) -> None:
-        if not self.budget.try_take("assistant.threads.setStatus"):
-            if optional:
-                return
-            await self.budget.take("assistant.threads.setStatus")
-        try:
-            await self.client.assistant_threads_setStatus(
-                channel_id=self.key.channel_id, thread_ts=self.key.thread_ts, status=status
-            )
-        except SlackApiError as exc:
-            log.info("assistant.threads.setStatus failed: %s", error_code(exc))
-            return
-        self._status_set = bool(status)
-        self._last_status = time.monotonic()
+        if await set_thread_status(self.client, self.budget, self.key, status, wait=not optional):
+            self._status_set = bool(status)
+            self._last_status = time.monotonic()
 
     # --- the end of the turn ----------------------------------------------------------------------
 

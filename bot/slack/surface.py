@@ -22,7 +22,7 @@ from bot.slack.files_in import Download, SlackFileFetcher
 from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
 from bot.slack.inbound import clean_text, files_of, from_event, mention_token
 from bot.slack.rate_limits import RateBudget
-from bot.slack.reply import STATUS_TEXT, ThreadReply
+from bot.slack.reply import STATUS_TEXT, ThreadReply, set_thread_status
 
 log = logging.getLogger(__name__)
 
@@ -133,14 +133,7 @@ class SlackSurface:
     async def show_working(self, key: ThreadKey, received: float) -> None:
         """The first thing a person sees, right after their message is stored: the thread's status.
         Set here rather than when the turn starts, so it never waits behind other threads' work."""
-        if not self.budget.try_take("assistant.threads.setStatus"):
-            return
-        try:
-            await self.client.assistant_threads_setStatus(
-                channel_id=key.channel_id, thread_ts=key.thread_ts, status=STATUS_TEXT
-            )
-        except SlackApiError as exc:
-            log.info("assistant.threads.setStatus failed: %s", error_code(exc))
+        if not await set_thread_status(self.client, self.budget, key, STATUS_TEXT, wait=False):
             return
         self.status_shown[key] = time.monotonic()
         metrics.FIRST_FEEDBACK_SECONDS.observe(self.status_shown[key] - received)
