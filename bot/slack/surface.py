@@ -133,10 +133,12 @@ class SlackSurface:
     async def show_working(self, key: ThreadKey, received: float) -> None:
         """The first thing a person sees, right after their message is stored: the thread's status.
         Set here rather than when the turn starts, so it never waits behind other threads' work."""
-        if not await set_thread_status(self.client, self.budget, key, STATUS_TEXT, wait=False):
-            return
+        # Marked before the call: a turn that starts meanwhile must not set the same status again.
         self.status_shown[key] = time.monotonic()
-        metrics.FIRST_FEEDBACK_SECONDS.observe(self.status_shown[key] - received)
+        if not await set_thread_status(self.client, self.budget, key, STATUS_TEXT, wait=False):
+            self.status_shown.pop(key, None)
+            return
+        metrics.FIRST_FEEDBACK_SECONDS.observe(time.monotonic() - received)
 
     # --- people and places ------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ async def test_what_a_person_sees_for_a_turn_with_two_code_runs(
         "chat.stopStream"
     )
     statuses = slack.status_history("general", root)
-    assert statuses[0].status and statuses[-1].status == ""
+    assert len(statuses) == 2 and statuses[0].status and statuses[-1].status == ""  # set once, cleared
     assert slack.current_status("general", root) == ""
     start = next(c for c in slack.calls if c.method == "chat.startStream")
     assert (
