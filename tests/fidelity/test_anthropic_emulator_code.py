@@ -167,7 +167,7 @@ async def test_bash_time_limit_is_an_error_object(emu: AnthropicEmulator) -> Non
     reply: Any = await client(emu).beta.messages.create(
         model=MODEL, max_tokens=200, tools=TOOLS, messages=ask("go")
     )
-    assert time.monotonic() - started < 3
+    assert time.monotonic() - started < 5  # cut off at the limit: the sleep itself takes 5 s
     timed_out = reply.content[1].content
     assert timed_out.type == "bash_code_execution_tool_result_error"
     assert timed_out.error_code == "execution_time_exceeded"

@@ -69,4 +69,4 @@ async def test_streams_keep_their_schedule_under_load(emu: AnthropicEmulator) ->
     total = sorted(r.duration or 0 for r in emu.requests)
     assert statistics.median(ttft) == pytest.approx(0.5, abs=0.15)
     assert statistics.median(total) == pytest.approx(1.0, abs=0.2)
-    assert total[-1] < 1.6
+    assert total[-1] < 2.0  # no stream starved (the schedule alone takes 1.0 s)

@@ -113,7 +113,6 @@ async def test_large_upload_streams_through_disk(emu: AnthropicEmulator, tmp_pat
         while chunk := fh.read(1 << 22):
             expected.update(chunk)
     peak_before = _peak_rss_mb()
-    started = time.monotonic()
     async with aiohttp.ClientSession() as s:
         with src.open("rb") as fh:
             form = aiohttp.FormData()
@@ -125,11 +124,9 @@ async def test_large_upload_streams_through_disk(emu: AnthropicEmulator, tmp_pat
             ) as r:
                 assert r.status == 200, await r.text()
                 meta = await r.json()
-    elapsed = time.monotonic() - started
     assert meta["size_bytes"] == size
     assert emu.files[meta["id"]].sha256 == expected.hexdigest()
     assert _peak_rss_mb() - peak_before < 100, "the upload was buffered in memory"
-    assert elapsed < 20
     emu.model = Script([[Bash('sha256sum "$INPUT_DIR/big.bin" | cut -c1-64')]])
     reply: Any = await client(emu).beta.messages.create(
         model=MODEL,
