@@ -49,16 +49,18 @@ def open_fence(text: str) -> str | None:
     return opener
 
 
-def _closing(opener: str) -> str:
+def closing_fence(opener: str) -> str:
+    """The line that closes the fence `opener` opened (as long as its marker)."""
     match = _FENCE.match(opener)
     return match.group(1) if match else "```"
 
 
-def choose_cut(text: str, limit: int) -> int:
+def choose_cut(text: str, limit: int, *, hard: bool = True) -> int:
     """Where to cut `text` so the first part has at most `limit` characters.
 
     Preference: the last paragraph break, then the last line break, that is not inside a table; a
-    hard cut only when a single line is longer than the limit.
+    hard cut only when a single line is longer than the limit, and with `hard` False not even then
+    (0: the caller starts a new message, where the line may fit).
     """
     if len(text) <= limit:
         return len(text)
@@ -72,7 +74,7 @@ def choose_cut(text: str, limit: int) -> int:
         return good_paragraphs[-1]
     if candidates:
         return candidates[-1]
-    return limit
+    return limit if hard else 0
 
 
 def _inside_table(text: str, index: int) -> bool:
@@ -93,7 +95,7 @@ def split_markdown(text: str, limit: int = MESSAGE_CHARS) -> list[str]:
         piece, rest = carry + rest[:cut], rest[cut:]
         opener = open_fence(piece)
         if opener is not None and rest:
-            piece = piece.rstrip("\n") + "\n" + _closing(opener)
+            piece = piece.rstrip("\n") + "\n" + closing_fence(opener)
             carry = opener + "\n"
         else:
             carry = ""

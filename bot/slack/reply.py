@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -36,7 +37,21 @@ from bot.slack.rate_limits import RateBudget
 
 log = logging.getLogger(__name__)
 
+# What a Web API call raises when it fails: Slack's answer, or the connection (after the SDK's retries).
+CallFailed = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+def _failure(exc: BaseException) -> str:
+    return error_code(exc) if isinstance(exc, SlackApiError) else repr(exc)
+
+
 STATUS_TEXT = "is working on it…"
+# Stream errors after which the stream is no longer open (nothing to stop).
+STREAM_OVER = frozenset({"message_not_in_streaming_state", "message_not_found", "stopped_by_user"})
+# A streamed message this close to its limit takes whole lines only (see _take_chunks).
+NEAR_LIMIT = 2_000
+# Output held back by the rate budget is tried again after at least this long.
+RETRY_SECONDS = 0.5
 
 
 async def set_thread_status(
@@ -77,6 +92,8 @@ class _Message:
     shown: str = ""  # fallback messages: the content as last posted or edited
     # Fallback rendering: the message's pieces in order, text or a card id.
     pieces: list[tuple[str, str]] = field(default_factory=list)
+    shown_pieces: int = 0  # how many of `pieces` were in `shown`
+    shown_cards: dict[str, StepStatus] = field(default_factory=dict)  # their cards' status then
 
 
 class ThreadReply:
@@ -121,6 +138,7 @@ class ThreadReply:
         self._closed = False
         self._flusher: asyncio.Task[None] | None = None
         self._status_task: asyncio.Task[None] | None = None
+        self._chores: set[asyncio.Task[None]] = set()
         self.full_text: list[str] = []  # the whole answer, for a file when it is too long
         # Outputs too long for a task card: posted whole as text files with the turn's files.
         self.long_outputs: list[tuple[str, str]] = []
@@ -132,8 +150,9 @@ class ThreadReply:
         """Show within a second that the thread is being worked on (a status under the thread)."""
         self._flusher = asyncio.create_task(self._flush_loop())
         if not self._status_set:
-            # Not awaited: the status must not delay the model request (finish waits for it).
-            self._status_task = asyncio.create_task(self._set_status(STATUS_TEXT))
+            # Not awaited: the status must not delay the model request (finish waits for it, so it
+            # never waits for rate budget either: without room it is skipped).
+            self._status_task = asyncio.create_task(self._set_status(STATUS_TEXT, optional=True))
 
     async def handle(self, events: list[TurnEvent]) -> None:
         for event in events:
@@ -206,10 +225,25 @@ class ThreadReply:
                     await asyncio.wait_for(self._closing.wait(), wait)
                 if self._closing.is_set():
                     return
-            async with self._io:
-                await self._flush(final=False)
-            if not self._posted and self._status_set:
-                await self._refresh_status()
+            try:
+                async with self._io:
+                    await self._flush(final=False)
+                if not self._posted and self._status_set:
+                    await self._refresh_status()
+            except Exception:
+                # Live updates are best effort; the final flush in `finish` sends what is left.
+                log.exception("updating the answer in Slack failed")
+            if self._unsent():
+                # Held back by the rate budget: try again after the interval, not at the next event
+                # (which may be minutes away, at the end of a long code step).
+                asyncio.get_running_loop().call_later(
+                    max(self.update_seconds, RETRY_SECONDS), self._dirty.set
+                )
+
+    def _unsent(self) -> bool:
+        if self.mode == "gone":
+            return False
+        return bool(self._outbox) or (self.mode == "fallback" and bool(self._changed_and_unseen()))
 
     async def _refresh_status(self) -> None:
         if time.monotonic() - self._last_status > STATUS_REFRESH_SECONDS:
@@ -239,7 +273,7 @@ class ThreadReply:
         if self.budget.try_take("chat.startStream", "chat.stopStream"):
             await self._start_stream()
         else:
-            self.mode = "fallback"
+            self._to_fallback([])
 
     async def _start_stream(self) -> None:
         await self._first_post()
@@ -255,10 +289,9 @@ class ThreadReply:
                 recipient_team_id=self.key.team_id,
                 chunks=chunks,
             )
-        except SlackApiError as exc:
-            log.warning("chat.startStream failed (%s); falling back to a plain message", error_code(exc))
-            self._restore(chunks[:-1])
-            self.mode = "fallback"
+        except CallFailed as exc:
+            log.warning("chat.startStream failed (%s); falling back to a plain message", _failure(exc))
+            self._to_fallback(chunks[:-1])
             return
         self.mode = "stream"
         self._msg = _Message(ts=str(resp["ts"]))
@@ -271,14 +304,14 @@ class ThreadReply:
         if not final and not full:
             if not self.budget.try_take("chat.appendStream"):
                 return False
-            chunks = self._take_chunks(self._room())
+            chunks = self._take_chunks(self._room(), whole_lines=True)
             if not chunks:
                 return False
             try:
                 await self.client.chat_appendStream(
                     channel=self.key.channel_id, ts=self._msg.ts or "", chunks=chunks
                 )
-            except SlackApiError as exc:
+            except CallFailed as exc:
                 return self._stream_failed(exc, chunks)
             self._sent(chunks)
             return False
@@ -286,8 +319,10 @@ class ThreadReply:
         chunks = self._take_chunks(self._room())
         carry = ""
         opener = render.open_fence(self._msg.sent_text + _text_of(chunks))
+        closing_fence: dict[str, Any] | None = None
         if self._outbox and opener is not None:
-            chunks.append({"type": "markdown_text", "text": "\n" + opener[:3] + "\n"})
+            closing_fence = {"type": "markdown_text", "text": "\n" + render.closing_fence(opener) + "\n"}
+            chunks.append(closing_fence)
             carry = opener + "\n"
         self.budget.refresh("chat.stopStream")
         try:
@@ -297,8 +332,8 @@ class ThreadReply:
                 chunks=chunks or None,
                 blocks=blocks if final and not self._outbox else None,
             )
-        except SlackApiError as exc:
-            return self._stream_failed(exc, chunks)
+        except CallFailed as exc:
+            return self._stream_failed(exc, [c for c in chunks if c is not closing_fence])
         self._sent(chunks)
         if not self._outbox:
             self.mode = "done"
@@ -310,10 +345,9 @@ class ThreadReply:
         await self._open_stream()
         return self.mode == "stream"
 
-    def _stream_failed(self, exc: SlackApiError, chunks: list[dict[str, Any]]) -> bool:
-        """The stream refused `chunks`: go on in plain messages, leaving the stream message as it is
-        (editing it would replace what was streamed with only the rest)."""
-        code = error_code(exc)
+    def _stream_failed(self, exc: BaseException, chunks: list[dict[str, Any]]) -> bool:
+        """The stream refused `chunks`: go on in plain messages."""
+        code = _failure(exc)
         refused = [c for c in chunks if c["type"] != "blocks"]
         if code == "stopped_by_user":
             # The person pressed Slack's own stop on the stream (the agent_session_stopped event may
@@ -321,14 +355,39 @@ class ThreadReply:
             # the closing line of a turn that is ending is.
             log.info("stream stopped by the user in Slack")
             self._on_user_stop()
-            if self._closed:
-                self._restore(refused)
+            self._to_fallback(refused if self._closed else [])
         else:
             log.warning("streaming failed (%s); going on in a plain message", code)
-            self._restore(refused)
+            if code not in STREAM_OVER:
+                self._close_abandoned_stream()
+            self._to_fallback(refused)
+        return False
+
+    def _close_abandoned_stream(self) -> None:
+        """Stop a stream given up on while it may still be open, so it does not show as in progress
+        until Slack expires it (best effort, in the background)."""
+        ts = self._msg.ts
+        if ts is None or not self.budget.try_take("chat.stopStream"):
+            return
+
+        async def stop() -> None:
+            with contextlib.suppress(*CallFailed):
+                await self.client.chat_stopStream(channel=self.key.channel_id, ts=ts)
+
+        task = asyncio.create_task(stop())
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    def _to_fallback(self, unsent: list[dict[str, Any]]) -> None:
+        """Go on in plain messages with `unsent` first. The message written so far is left as it is
+        (editing it would replace what it shows with only the rest); when it ended inside a code
+        block, the next message opens that block again."""
+        opener = render.open_fence(self._msg.sent_text)
+        self._restore(unsent)
+        if opener is not None and unsent:
+            self._outbox.insert(0, {"type": "markdown_text", "text": opener + "\n"})
         self.mode = "fallback"
         self._msg = _Message()
-        return False
 
     async def _fallback_step(self, *, final: bool, blocks: list[dict[str, Any]] | None) -> None:
         """Plain messages: post one, then edit it in place while the rate budget allows; start a new
@@ -357,15 +416,44 @@ class ThreadReply:
                     await self._update_message(content, closing)
                 elif not (final or rest):
                     return  # try again at the next flush
+                elif not content.startswith(self._msg.shown):
+                    # A step already shown changed its status: the new message says so in a line
+                    # of its own instead of repeating everything.
+                    self._msg = _Message(pieces=self._changed_and_unseen())
+                    continue
                 else:
+                    # No room to edit at the end: what is not shown yet goes into a new message.
                     shown = self._msg.shown
-                    unseen = content[len(shown) :] if content.startswith(shown) else content
-                    self._msg = _Message(pieces=[("text", unseen)])
+                    opener = render.open_fence(shown)
+                    unseen = (opener + "\n" if opener else "") + content[len(shown) :]
+                    self._msg = _Message(pieces=[("text", unseen)] + ([("text", rest)] if rest else []))
                     continue
             if done:
                 return
             # Full: the rest goes into a new message.
             self._msg = _Message(pieces=[("text", rest)])
+
+    def _changed_and_unseen(self) -> list[tuple[str, str]]:
+        """The pieces of the current message that the person has not seen as they are now."""
+        msg = self._msg
+        changed = [
+            piece
+            for piece in msg.pieces[: msg.shown_pieces]
+            if piece[0] == "card"
+            and piece[1] in self._cards
+            and self._cards[piece[1]].status != msg.shown_cards.get(piece[1])
+        ]
+        return changed + msg.pieces[msg.shown_pieces :]
+
+    def _mark_shown(self, content: str) -> None:
+        msg = self._msg
+        msg.shown = content
+        msg.shown_pieces = len(msg.pieces)
+        msg.shown_cards = {
+            value: self._cards[value].status
+            for kind, value in msg.pieces
+            if kind == "card" and value in self._cards
+        }
 
     def _render_fallback(self) -> tuple[str, str]:
         """The current fallback message's Markdown, and any text that does not fit in it."""
@@ -376,6 +464,8 @@ class ThreadReply:
             else:
                 card = self._cards.get(value)
                 if card is not None:
+                    if out and not out[-1].endswith("\n"):
+                        out.append("\n")  # a step's line starts a line of its own
                     out.append(render.task_line(card.title, card.status, card.output))
         text = "".join(out)
         if len(text) <= render.MESSAGE_CHARS:
@@ -398,8 +488,11 @@ class ThreadReply:
             explain_exception(exc, "chat.postMessage", self.bot_name)
             self.mode = "gone"
             return False
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("chat.postMessage failed (%r); trying again at the next update", exc)
+            return False
         self._msg.ts = str(resp["ts"])
-        self._msg.shown = content
+        self._mark_shown(content)
         self.posted_ts.append(self._msg.ts)
         return True
 
@@ -414,7 +507,10 @@ class ThreadReply:
         except SlackApiError as exc:
             explain_exception(exc, "chat.update", self.bot_name)
             return
-        self._msg.shown = content
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("chat.update failed (%r); trying again at the next update", exc)
+            return
+        self._mark_shown(content)
 
     # --- outbox bookkeeping -----------------------------------------------------------------------
 
@@ -424,8 +520,12 @@ class ThreadReply:
     def _text_waiting(self) -> int:
         return sum(len(c["text"]) for c in self._outbox if c["type"] == "markdown_text")
 
-    def _take_chunks(self, room: int) -> list[dict[str, Any]]:
-        """Chunks that fit in the current message; text is cut at a safe boundary when it does not."""
+    def _take_chunks(self, room: int, *, whole_lines: bool = False) -> list[dict[str, Any]]:
+        """Chunks that fit in the current message; text is cut at a safe boundary when it does not.
+
+        With `whole_lines`, text that brings the message near its limit is taken only up to its last
+        safe line end: a streamed message cannot take text back, so one that fills up mid-line would
+        end mid-sentence (or mid-table) and the rest would start the next message."""
         taken: list[dict[str, Any]] = []
         while self._outbox:
             chunk = self._outbox[0]
@@ -433,11 +533,23 @@ class ThreadReply:
                 taken.append(self._outbox.pop(0))
                 continue
             text = chunk["text"]
+            if whole_lines and len(text) <= room and room - len(text) < NEAR_LIMIT:
+                cut = (
+                    render.choose_cut(text, len(text) - 1, hard=False)
+                    if not text.endswith("\n")
+                    else len(text)
+                )
+                if cut < len(text):
+                    if cut > 0:
+                        taken.append({"type": "markdown_text", "text": text[:cut]})
+                    self._outbox[0] = {"type": "markdown_text", "text": text[cut:]}
+                    break
             if len(text) <= room:
                 taken.append(self._outbox.pop(0))
                 room -= len(text)
                 continue
-            cut = render.choose_cut(text, room) if room > 0 else 0
+            # Cut mid-line (a sentence, a table row) only when the message holds nothing else.
+            cut = render.choose_cut(text, room, hard=not (self._msg.sent_text or taken)) if room > 0 else 0
             if cut > 0:
                 taken.append({"type": "markdown_text", "text": text[:cut]})
             self._outbox[0] = {"type": "markdown_text", "text": text[cut:]}
@@ -480,12 +592,23 @@ class ThreadReply:
             await asyncio.gather(self._flusher, return_exceptions=True)
         if self._status_task is not None:
             await asyncio.gather(self._status_task, return_exceptions=True)
+        for step_id, card in self._cards.items():
+            if card.status is StepStatus.RUNNING:
+                # Stopped, timed out or cut off: the step will not finish, so it must not look running.
+                card.status = StepStatus.FAILED
+                card.output = "(did not finish)"
+                self._outbox.append(
+                    render.task_finished(StepFinished(step_id, card.status), card.title, card.output)
+                )
         if closing:
             self._queue_text(render.warning_line(closing) if not closing.startswith(("\n", ">")) else closing)
-        async with self._io:
-            if self.mode == "idle" and not self._outbox:
-                self._queue_text(" ")
-            await self._flush(final=True, blocks=blocks)
+        try:
+            async with self._io:
+                if self.mode == "idle" and not self._outbox:
+                    self._queue_text(" ")
+                await self._flush(final=True, blocks=blocks)
+        except Exception:
+            log.exception("posting the end of the answer to Slack failed")
         if self._status_set:
             self._status_set = False
             await self._set_status("", optional=True)
