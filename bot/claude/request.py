@@ -175,30 +175,45 @@ def merge_consecutive(messages: Iterable[Message]) -> list[Message]:
 
 
 def repair_history(messages: Sequence[Message]) -> list[Message]:
-    """Make a stored history safe to extend with a new user message.
+    """Make a stored history safe to send, with a new user message after it.
 
-    A turn can end without finishing its last exchange: stopped by a person, a cap, or a crash. Its
-    last assistant content may then hold a `server_tool_use` without a result (a `pause_turn`) or tool
-    calls we never answered. A new user message after those is rejected by the API, so they are
-    dropped (the sandbox still has whatever ran). A trailing user message of bare tool results (never
-    answered by the model) is dropped too.
+    A turn can end without finishing its last exchange: stopped by a person, a cap, an error or a
+    crash. Its last assistant content may then hold a `server_tool_use` without a result (a
+    `pause_turn`) or tool calls we never answered, or be empty; a user message of bare tool results
+    may have no answer. The API rejects such a history wherever it stands, so every turn's end is
+    repaired, not only the last one's (the stored rows are left as they are): unanswered calls are
+    dropped (the sandbox still has whatever ran), then messages left empty or ending the turn with
+    bare tool results, until nothing changes.
     """
-    merged = merge_consecutive(messages)
-    while (
-        merged
-        and merged[-1]["role"] == "user"
-        and all(b.get("type") == "tool_result" for b in merged[-1]["content"])
-    ):
-        merged.pop()
-        if merged and merged[-1]["role"] == "assistant":
-            merged[-1] = {"role": "assistant", "content": _drop_unanswered(merged[-1]["content"])}
-    if merged and merged[-1]["role"] == "assistant":
-        blocks = _drop_unanswered(merged[-1]["content"])
-        if blocks:
-            merged[-1] = {"role": "assistant", "content": blocks}
+    turns: list[list[Message]] = []
+    for message in messages:
+        if not turns or (message["role"] == "user" and not _only_tool_results(message)):
+            turns.append([])  # a person's message starts a turn
+        turns[-1].append(message)
+    repaired: list[Message] = []
+    for turn in turns:
+        repaired.extend(_repair_end(merge_consecutive(turn)))
+    return merge_consecutive(repaired)
+
+
+def _only_tool_results(message: Message) -> bool:
+    content = message["content"]
+    return not isinstance(content, str) and all(b.get("type") == "tool_result" for b in content)
+
+
+def _repair_end(turn: list[Message]) -> list[Message]:
+    """One turn's messages, cut back to the last complete exchange."""
+    while turn:
+        last = turn[-1]
+        if last["role"] == "user" and _only_tool_results(last):
+            turn.pop()  # results the model never answered
+        elif last["role"] == "assistant" and (blocks := _drop_unanswered(last["content"])) != last["content"]:
+            turn[-1] = {"role": "assistant", "content": blocks}
+        elif last["role"] == "assistant" and not last["content"]:
+            turn.pop()
         else:
-            merged.pop()
-    return merged
+            break
+    return turn
 
 
 def _drop_unanswered(blocks: Sequence[Block]) -> list[Block]:

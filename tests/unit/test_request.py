@@ -44,6 +44,8 @@ def bash_result(i: str, stdout: str = "a.csv\n") -> dict[str, Any]:
     }
 
 
+NEXT = {"role": "user", "content": [{"type": "text", "text": "and then?"}]}
+
 PTC_PAUSE = {
     "role": "assistant",
     "content": [
@@ -97,6 +99,30 @@ PTC_PAUSE = {
                 },
             ],
             [USER],
+        ),
+        # Stopped at a cell's second tool call: the first call's results go too, and the cell with them.
+        (
+            [
+                USER,
+                {"role": "assistant", "content": PTC_PAUSE["content"][1:]},
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "[]"}],
+                },
+                {"role": "assistant", "content": [{**PTC_PAUSE["content"][2], "id": "toolu_2"}]},
+            ],
+            [USER],
+        ),
+        # A turn cut short in the middle of the history is repaired too, and an empty answer dropped:
+        # later turns must not carry its loose ends into every request.
+        (
+            [USER, PTC_PAUSE, NEXT, {"role": "assistant", "content": []}, NEXT, ANSWER],
+            [
+                USER,
+                {"role": "assistant", "content": [PTC_PAUSE["content"][0]]},
+                {"role": "user", "content": [*NEXT["content"], *NEXT["content"]]},
+                ANSWER,
+            ],
         ),
     ],
 )
