@@ -44,9 +44,9 @@ def bash_result(i: str, stdout: str = "a.csv\n") -> dict[str, Any]:
     }
 
 
-NEXT = {"role": "user", "content": [{"type": "text", "text": "and then?"}]}
+NEXT: dict[str, Any] = {"role": "user", "content": [{"type": "text", "text": "and then?"}]}
 
-PTC_PAUSE = {
+PTC_PAUSE: dict[str, Any] = {
     "role": "assistant",
     "content": [
         {"type": "text", "text": "Reading the thread."},
