@@ -37,6 +37,9 @@ MAX_RETRY_DELAY = 8.0
 EventSink = Callable[[list[TurnEvent]], Awaitable[None]]
 
 
+SSE_BUFFER_BYTES = 8 * 1024 * 1024
+
+
 class ClaudeError(Exception):
     """A request failed for good. `user_message` is the one line for the thread."""
 
@@ -191,6 +194,9 @@ class ClaudeApi:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.timeout),
+                # A sandbox result arrives whole, in one SSE `data:` line; aiohttp refuses lines over
+                # twice this buffer (512 KiB by default), which a large printout can exceed.
+                read_bufsize=SSE_BUFFER_BYTES,
             )
         return self._session
 
@@ -252,6 +258,12 @@ class ClaudeApi:
         except (aiohttp.ClientError, TimeoutError) as exc:
             metrics.ANTHROPIC_ERRORS.labels("connection").inc()
             raise _Retry(None, repr(exc), mid_stream=started) from exc
+        except aiohttp.http_exceptions.LineTooLong as exc:
+            raise ClaudeError(
+                "Claude's answer held a part too large for the bot to read (a very large code output?). "
+                "Ask for a smaller output, or for the result as a file.",
+                detail=repr(exc)[:300],
+            ) from exc
         if acc.response.stop_reason is None:
             raise _Retry(None, "the stream ended before message_delta", mid_stream=started)
         return acc.response

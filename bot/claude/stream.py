@@ -130,7 +130,12 @@ class ResponseAccumulator:
         if parts is not None:
             raw = "".join(parts)
             if raw:
-                block["input"] = json.loads(raw)
+                try:
+                    block["input"] = json.loads(raw)
+                except ValueError:
+                    # Cut off by max_tokens mid-input: the call never runs (the turn ends with
+                    # max_tokens, and the history repair drops the unanswered call).
+                    block["input"] = {}
         if block.get("type") == "server_tool_use":
             return [started_event(block)]
         return []

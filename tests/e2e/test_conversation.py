@@ -221,3 +221,14 @@ async def test_a_failure_after_part_of_the_turn_was_kept_offers_no_retry(
     await wait_for_text(slack, "general", root, "Next answered.")
     history = json.dumps(sent(claude.requests[-1])["messages"])
     assert history.count("a big job") == 1 and "Loading the data." in history
+
+
+async def test_a_very_large_code_output_is_read(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """A sandbox result arrives as one SSE line: 1 MB of printout must not break the stream."""
+    claude.model = Script([[Python("print('x' * 1_000_000)"), Say("Printed a million.")]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "print a lot", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    assert "Printed a million." in text and "went wrong" not in text

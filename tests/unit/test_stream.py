@@ -122,3 +122,23 @@ def test_step_titles() -> None:
     assert (
         started_event({"id": "t", "name": "code_execution", "input": {"code": "print(1)"}}).kind == "python"
     )
+
+
+def test_a_tool_input_cut_off_by_max_tokens_is_kept_empty() -> None:
+    acc = ResponseAccumulator()
+    block = {"type": "server_tool_use", "id": "srvtoolu_2", "name": "code_execution", "input": {}}
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}},
+        {"type": "content_block_start", "index": 0, "content_block": block},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": '{"code": "for i in range(10'},
+        },
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 64}},
+    ]
+    for event in events:
+        acc.feed(event)
+    assert acc.response.stop_reason == "max_tokens"
+    assert acc.response.content[0]["input"] == {}
