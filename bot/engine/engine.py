@@ -181,7 +181,7 @@ class Engine:
                         return
                     logs.turn_var.set(start.turn_id)
                     log.info("turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items))
-                    control = TurnControl()
+                    control = TurnControl(turn_id=start.turn_id)
                     worker.control = control
                     turn = asyncio.create_task(self.runner.run(start, control), name=f"turn {start.turn_id}")
                     control.task = turn
@@ -247,12 +247,14 @@ class Engine:
 
     # --- controls ---------------------------------------------------------------------------------
 
-    async def stop(self, key: ThreadKey, user_id: str) -> bool:
-        """Stop the thread's running turn, here or on another replica. True when one was running."""
+    async def stop(self, key: ThreadKey, user_id: str, *, turn_id: str | None = None) -> bool:
+        """Stop the thread's running turn (only if it is `turn_id`, when given), here or on another
+        replica. True when one was running."""
         worker = self._workers.get(key)
-        if worker is not None and worker.control is not None and worker.control.stop(user_id):
+        control = worker.control if worker is not None else None
+        if control is not None and turn_id in (None, control.turn_id) and control.stop(user_id):
             return True
-        return await self.store.request_stop(key, user_id)
+        return await self.store.request_stop(key, user_id, turn_id=turn_id)
 
     async def reset(self, key: ThreadKey, user_id: str) -> None:
         """New session: stop what runs, forget history and container, delete the thread's files."""

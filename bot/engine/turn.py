@@ -51,6 +51,7 @@ class TurnControl:
 
     task: asyncio.Task[Any] | None = None
     stopped_by: str | None = None
+    turn_id: str | None = None
 
     def stop(self, user_id: str) -> bool:
         if self.stopped_by is None:
@@ -119,6 +120,7 @@ class TurnRunner:
             recipient_user_id=asker,
             on_first_post=first_post,
             on_user_stop=lambda: _stop(control, asker),
+            turn_id=turn_id,
         )
         await reply.begin()
         # Knows whether part of the turn is in the thread's history already (a retry would repeat it).

@@ -67,6 +67,10 @@ def from_event(
         return None
     if event.get("subtype") not in USER_MESSAGE_SUBTYPES:
         return None
+    if event.get("edited"):
+        # Slack sends app_mention again when a message with a mention is edited: an edit is not a
+        # new question (and its original may have been answered long ago).
+        return None
     user = event.get("user")
     if event.get("bot_id") or event.get("bot_profile") or not user or user == bot_user_id:
         return None
@@ -76,17 +80,17 @@ def from_event(
         return None
     text = str(event.get("text") or "")
     thread_ts = event.get("thread_ts")
-    team = str(event.get("team") or team_id)
     mentioned = etype == "app_mention" or mention_token(bot_user_id) in text
     is_dm = event.get("channel_type") == "im" or str(channel).startswith("D")
     root = str(thread_ts or ts)
     if is_dm:
         kind = InboundKind.DM
-    elif mentioned and etype == "message":
+    elif mentioned and etype == "message" and event.get("channel_type") != "mpim":
         # The `message` twin of a mention: Slack also sends `app_mention` for the same message
         # (slack-platform.md §0 fact 4), and that one is stored; acknowledging this twin without a
         # second write halves the work of a burst of mentions. An unacknowledged app_mention is
-        # redelivered, so nothing depends on the twin.
+        # redelivered, so nothing depends on the twin. In group DMs the app_mention is reported
+        # missing, so there both are stored (the second is a duplicate by channel and ts).
         return None
     elif mentioned:
         kind = InboundKind.MENTION
@@ -95,7 +99,9 @@ def from_event(
     else:
         return None
     inbound = Inbound(
-        key=ThreadKey(team, str(channel), root),
+        # The bot's own workspace, not the sender's (`event.team`): in a channel shared with another
+        # organisation, people from both write in one thread, which is one conversation.
+        key=ThreadKey(team_id, str(channel), root),
         ts=str(ts),
         user_id=str(user),
         text=clean_text(text, bot_user_id),

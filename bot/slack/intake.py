@@ -40,7 +40,7 @@ class Intake:
             return None
         return from_event(
             event,
-            team_id=str(body.get("team_id") or self.team_id),
+            team_id=self.team_id,
             event_id=body.get("event_id"),
             bot_user_id=self.bot_user_id,
             only_when_mentioned=self.only_when_mentioned,

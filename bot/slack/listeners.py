@@ -9,6 +9,7 @@ events unacknowledged and Slack would keep redelivering them (§0, fact 2).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,9 @@ SUGGESTED_PROMPTS = [
 
 # Every event type listened to here must be subscribed in manifest.yaml (a test checks both ways).
 EVENT_TYPES = ("app_mention", "message", "app_home_opened", "agent_session_stopped")
+# `/claude status` answers in its ack, due within 3 s (slack-platform.md §7): the store gets 2 s of it.
+STATUS_SECONDS = 2.0
+NOT_TAKEN = "Something went wrong on my side and I couldn't take that question; please ask it again."
 
 
 @dataclass(frozen=True)
@@ -122,9 +126,7 @@ def register_listeners(
     async def session_stopped(body: dict[str, Any], event: dict[str, Any]) -> None:
         # Slack's native stop button on an agent session (docs.slack.dev/reference/events/agent_session_stopped).
         if event.get("channel") and event.get("thread_ts"):
-            key = ThreadKey(
-                str(body.get("team_id") or identity.team_id), str(event["channel"]), str(event["thread_ts"])
-            )
+            key = ThreadKey(identity.team_id, str(event["channel"]), str(event["thread_ts"]))
             await engine.stop(key, str(event.get("user") or ""))
 
     @app.command(slash_command)
@@ -137,7 +139,14 @@ def register_listeners(
             await ack(help_text(slash_command, identity.name))
             return
         if text.lower() == "status":
-            await ack(await status_text(store, user))
+            try:
+                # The answer goes in the ack, which Slack wants within 3 seconds, whatever the store
+                # is busy with.
+                answer = await asyncio.wait_for(status_text(store, user), STATUS_SECONDS)
+            except Exception:
+                log.exception("/claude status could not read the store in time")
+                answer = "I couldn't look that up just now; try again in a moment."
+            await ack(answer)
             return
         # Acknowledge first: Slack shows an error if the command is not acked within 3 seconds.
         await ack()
@@ -153,19 +162,31 @@ def register_listeners(
             log.error("slash command could not post: %s", explained.operator)
             await respond(text=explained.user, response_type="ephemeral")
             return
-        team = str(command.get("team_id") or identity.team_id)
+        except Exception:
+            log.exception("slash command could not post the question")
+            await respond(text=NOT_TAKEN, response_type="ephemeral")
+            return
         ts = str(posted["ts"])
-        await engine.submit(
-            Inbound(
-                key=ThreadKey(team, channel, ts), ts=ts, user_id=user, text=text, kind=InboundKind.COMMAND
+        try:
+            await engine.submit(
+                Inbound(
+                    key=ThreadKey(identity.team_id, channel, ts),
+                    ts=ts,
+                    user_id=user,
+                    text=text,
+                    kind=InboundKind.COMMAND,
+                )
             )
-        )
+        except Exception:
+            # Slack never sends a command again: say so, or the question waits for ever.
+            log.exception("slash command could not store the question")
+            await engine.slack.post_line(ThreadKey(identity.team_id, channel, ts), NOT_TAKEN)
 
     @app.action(render.STOP_ACTION)
     async def stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        key = ThreadKey.parse(str(action["value"]))
-        if not await engine.stop(key, str(body["user"]["id"])):
+        thread_value, turn_id = render.parse_stop_value(str(action["value"]))
+        if not await engine.stop(ThreadKey.parse(thread_value), str(body["user"]["id"]), turn_id=turn_id):
             await respond(
                 text="Nothing is running in this thread.", response_type="ephemeral", replace_original=False
             )
@@ -177,7 +198,14 @@ def register_listeners(
         await ack()
         key = ThreadKey.parse(str(action["value"]))
         user = str(body["user"]["id"])
-        await engine.reset(key, user)
+        try:
+            await engine.reset(key, user)
+        except Exception:
+            log.exception("new session failed")
+            await engine.slack.post_line(
+                key, "I couldn't start a new session just now; press the button again."
+            )
+            return
         await engine.slack.post_line(
             key,
             f":arrows_counterclockwise: <@{user}> started a new session: I've forgotten this thread's conversation "

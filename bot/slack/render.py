@@ -208,6 +208,7 @@ def task_line(title: str, status: StepStatus, output: str | None = None) -> str:
 # --- buttons and lines -------------------------------------------------------------------------------
 
 STOP_ACTION = "stop_turn"
+TURN_SEPARATOR = "#"  # never in a thread key (team:channel:ts)
 NEW_SESSION_ACTION = "new_session"
 RETRY_ACTION = "retry_turn"
 
@@ -242,8 +243,17 @@ def actions_block(value: str, *buttons: Button) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"controls-{buttons[0].action_id}", "elements": elements}
 
 
-def stop_controls(thread_value: str) -> list[dict[str, Any]]:
-    return [actions_block(thread_value, Button(STOP_ACTION, "Stop", style="danger"))]
+def stop_controls(thread_value: str, turn_id: str | None = None) -> list[dict[str, Any]]:
+    """The Stop button of one turn: its value names the turn too, so that a Stop left on an old
+    answer never stops a later turn of the thread."""
+    value = f"{thread_value}{TURN_SEPARATOR}{turn_id}" if turn_id else thread_value
+    return [actions_block(value, Button(STOP_ACTION, "Stop", style="danger"))]
+
+
+def parse_stop_value(value: str) -> tuple[str, str | None]:
+    """(thread key, turn id or None) of a Stop button's value."""
+    thread_value, _, turn_id = value.partition(TURN_SEPARATOR)
+    return thread_value, turn_id or None
 
 
 def after_controls(thread_value: str, *, retry: bool = False) -> list[dict[str, Any]]:

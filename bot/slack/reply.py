@@ -109,10 +109,12 @@ class ThreadReply:
         on_user_stop: Callable[[], None],
         bot_name: str = "the bot",
         status_shown_at: float | None = None,
+        turn_id: str | None = None,
     ) -> None:
         self.client = client
         self.budget = budget
         self.key = key
+        self.turn_id = turn_id
         self.recipient_user_id = recipient_user_id
         self.update_seconds = update_seconds
         self._on_first_post = on_first_post
@@ -279,7 +281,7 @@ class ThreadReply:
         await self._first_post()
         chunks = [
             *self._take_chunks(self._room()),
-            {"type": "blocks", "blocks": render.stop_controls(str(self.key))},
+            {"type": "blocks", "blocks": render.stop_controls(str(self.key), self.turn_id)},
         ]
         try:
             resp = await self.client.chat_startStream(

@@ -116,6 +116,7 @@ class SlackSurface:
         recipient_user_id: str,
         on_first_post: Callable[[], Awaitable[None]],
         on_user_stop: Callable[[], None],
+        turn_id: str | None = None,
     ) -> ThreadReply:
         shown = self.status_shown.pop(key, None)
         return ThreadReply(
@@ -128,6 +129,7 @@ class SlackSurface:
             on_user_stop=on_user_stop,
             bot_name=self.bot_name,
             status_shown_at=shown,
+            turn_id=turn_id,
         )
 
     async def show_working(self, key: ThreadKey, received: float) -> None:

@@ -499,15 +499,15 @@ class Store:
         await self.db.write(lambda conn: self._close_interrupted(conn, turn_id, posted=posted, now=now))
         return InterruptedTurn(turn_id, posted)
 
-    async def request_stop(self, key: ThreadKey, user_id: str) -> bool:
-        """Ask the thread's running turn to stop, wherever it runs. False when nothing is running."""
+    async def request_stop(self, key: ThreadKey, user_id: str, *, turn_id: str | None = None) -> bool:
+        """Ask the thread's running turn (`turn_id`, when given) to stop, wherever it runs. False when
+        nothing (that turn) is running."""
+        stmt = update(turns).where(turns.c.thread_key == str(key), turns.c.state == "running")
+        if turn_id is not None:
+            stmt = stmt.where(turns.c.id == turn_id)
 
         def tx(conn: Connection) -> Any:
-            result = conn.execute(
-                update(turns)
-                .where(turns.c.thread_key == str(key), turns.c.state == "running")
-                .values(stop_requested_by=user_id)
-            )
+            result = conn.execute(stmt.values(stop_requested_by=user_id))
             return bool(result.rowcount)
 
         return await self.db.write(tx)

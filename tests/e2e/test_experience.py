@@ -7,7 +7,7 @@ import pytest
 from bot.slack.render import open_fence
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, ByText, Delay, Python, Say, Script
+from tests.emulators.anthropic import AnthropicEmulator, ByText, Delay, Python, Say, Script, Step
 from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
 
 
@@ -118,6 +118,38 @@ async def test_stop_cancels_a_long_code_run(
     text = bot_text(slack, "general", root)
     assert "sandbox keeps whatever had already run" in text and "Finished." not in text
     assert len(claude.requests) == requests_before
+
+
+async def test_a_stop_button_left_on_an_old_answer_never_stops_a_later_turn(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    long_run: list[Step] = [
+        Say("Starting a long run."),
+        Python("import time\ntime.sleep(30)\nprint('done')"),
+        Say("Finished."),
+    ]
+    claude.model = Script([[Say("First answer.")], long_run])
+    await start_bot(stream_update_seconds="0.2")
+    root = await slack.post_message("ana", "general", "first question", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    (old,) = bot_messages(slack, "general", root)
+    assert "stop_turn" in str(old.blocks)  # a streamed answer keeps the Stop it was streamed with
+    await slack.post_message("ana", "general", "now the long run", thread_ts=root)
+    await slack.wait_for(
+        lambda: any(m.tasks for m in bot_messages(slack, "general", root)), what="the code step"
+    )
+    await slack.press_button("ben", "general", old.ts, "stop_turn")
+    await slack.wait_for(
+        lambda: (
+            "Nothing is running"
+            in "".join(m.text for m in bot_messages(slack, "general", root, viewer=slack.user_id("ben")))
+        ),
+        what="the answer to the old Stop",
+    )
+    assert "Stopped by" not in bot_text(slack, "general", root)
+    running = next(m for m in bot_messages(slack, "general", root) if m.tasks)
+    await slack.press_button("ben", "general", running.ts, "stop_turn")
+    await wait_for_text(slack, "general", root, "Stopped by <@")
 
 
 @pytest.mark.parametrize("subscribed", [True, False], ids=["with-event", "stream-error-only"])

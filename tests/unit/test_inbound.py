@@ -10,7 +10,7 @@ import pytest
 
 from bot.claude.content import safe_name
 from bot.model import InboundKind, ThreadKey
-from bot.slack.inbound import from_event
+from bot.slack.inbound import from_event, mention_token
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack" / "events_api"
 BOT = "U0BOT1234"
@@ -79,6 +79,34 @@ def test_a_mention_counts_once_through_its_app_mention() -> None:
         )
         is None
     )
+
+
+def test_an_edited_mention_is_not_a_new_question() -> None:
+    event = dict(
+        load("app_mention_with_file.json")["event"], edited={"user": "U0123ABCD", "ts": "1732200999.000000"}
+    )
+    assert (
+        from_event(event, team_id="T0123ABCD", event_id="E3", bot_user_id=BOT, only_when_mentioned=False)
+        is None
+    )
+
+
+def test_people_from_another_organisation_write_in_the_same_conversation() -> None:
+    """In a channel shared over Slack Connect, `event.team` is the sender's own workspace."""
+    event = dict(plain_reply(), team="T0EXTERNAL", user="UEXT0001")
+    candidate = from_event(
+        event, team_id="T0123ABCD", event_id=None, bot_user_id=BOT, only_when_mentioned=False
+    )
+    assert candidate is not None and candidate.inbound.key.team_id == "T0123ABCD"
+
+
+def test_a_mention_in_a_group_dm_is_stored_from_its_message_event_too() -> None:
+    event = dict(load("message_thread_reply.json")["event"], channel="G0MPIM", channel_type="mpim")
+    assert mention_token(BOT) in event["text"]
+    candidate = from_event(
+        event, team_id="T0123ABCD", event_id="E4", bot_user_id=BOT, only_when_mentioned=False
+    )
+    assert candidate is not None and candidate.inbound.kind is InboundKind.MENTION
 
 
 def plain_reply() -> dict[str, Any]:
