@@ -95,13 +95,25 @@ def classify(status: int | None, message: str, *, sent_container: bool) -> Claud
     lowered = message.lower()
     if status is None:
         return ClaudeError(UNREACHABLE, detail=message, retryable=True)
-    names_container = "container" in lowered and "container_id is required" not in lowered
-    gone = (status == 404 and "model" not in lowered) or (status == 400 and names_container) or status == 500
+    # A file that is gone (expired, deleted) is not the sandbox: resetting it would not help.
+    about_file = "file" in lowered
+    names_container = "container" in lowered and "container_id is required" not in lowered and not about_file
+    gone = (
+        (status == 404 and "model" not in lowered and not about_file)
+        or (status == 400 and names_container)
+        or status == 500
+    )
     if sent_container and gone:
         return ContainerGone("The sandbox expired.", detail=detail)
     if status in (401, 403):
         return ClaudeError(BAD_KEY, detail=detail)
-    if status == 404:
+    if status in (400, 404) and about_file:
+        return ClaudeError(
+            "A file of this thread is no longer available at Anthropic (files expire or get deleted). "
+            "Attach it again, or press *New session* to start over.",
+            detail=detail,
+        )
+    if status == 404 and "model" in lowered:
         return ClaudeError(
             "The configured Claude model was not found; ask whoever runs the bot to check CLAUDE_MODEL.",
             detail=detail,
