@@ -43,6 +43,9 @@ class TurnHooks(Protocol):
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput: ...
 
+    def count(self, usage: Usage) -> None:
+        """Tokens of one response, counted as it arrives (a turn that ends early is billed too)."""
+
     async def reattach_blocks(self) -> list[Block]: ...
 
 
@@ -99,6 +102,7 @@ class Conversation:
                 await self._reset(state, turn, hooks)
                 continue
             state.usage = state.usage + response.usage
+            hooks.count(response.usage)
             if response.container_id:
                 state.container_id = response.container_id
             state.messages.append({"role": "assistant", "content": response.content})

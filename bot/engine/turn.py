@@ -32,7 +32,16 @@ from bot.claude.request import (
 )
 from bot.config import Settings
 from bot.engine.spool import Spool
-from bot.model import InboundFile, Notice, ThreadKey, ToolOutput, TurnEvent, TurnOutcome, TurnResult
+from bot.model import (
+    InboundFile,
+    Notice,
+    ThreadKey,
+    ToolOutput,
+    TurnEvent,
+    TurnOutcome,
+    TurnResult,
+    Usage,
+)
 from bot.slack.files_in import Download, FileRejected, human_size
 from bot.slack.files_out import LocalFile
 from bot.slack.reply import ThreadReply
@@ -164,18 +173,19 @@ class TurnRunner:
             result = TurnResult(TurnOutcome.FAILED, message=exc.user_message)
             if exc.retryable and not hooks.saved:
                 # Back in the inbox before the Retry button shows, so pressing it finds the message.
-                more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply)
+                more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply, hooks=hooks)
                 await self._close(reply, result, retry=True)
                 return result.outcome, more
         except Exception:
             result = _crashed()
         await asyncio.shield(self._close(reply, result, retry=False))
-        more = await asyncio.shield(self._finish(turn_id, key, asker, result, requeue=False, reply=reply))
+        more = await asyncio.shield(
+            self._finish(turn_id, key, asker, result, requeue=False, reply=reply, hooks=hooks)
+        )
         return result.outcome, more
 
     @staticmethod
-    def _count_tokens(result: TurnResult) -> None:
-        usage = result.usage
+    def _count_tokens(usage: Usage) -> None:
         for kind, value in (
             ("input", usage.input_tokens),
             ("output", usage.output_tokens),
@@ -194,8 +204,10 @@ class TurnRunner:
         *,
         requeue: bool,
         reply: ThreadReply,
+        hooks: _Hooks,
     ) -> bool:
-        self._count_tokens(result)
+        # Every response of the turn, also of one that ended early (stopped, failed, timed out).
+        self._count_tokens(hooks.usage)
         return await self.store.finish_turn(
             turn_id,
             key,
@@ -203,7 +215,7 @@ class TurnRunner:
             outcome=result.outcome.value,
             user_id=asker,
             model=self.settings.claude_model,
-            turn_usage=result.usage,
+            turn_usage=hooks.usage,
             requeue=requeue,
             answer_ts=reply.posted_ts[-1] if reply.posted_ts else None,
         )
@@ -477,6 +489,7 @@ class _Hooks:
         self.reply = reply
         self.control = control
         self.saved = False
+        self.usage = Usage()
 
     async def emit(self, events: list[TurnEvent]) -> None:
         await self.reply.handle(events)
@@ -500,6 +513,9 @@ class _Hooks:
             forget_container=forget_container,
         )
         self.saved = self.saved or bool(turn_messages)
+
+    def count(self, usage: Usage) -> None:
+        self.usage = self.usage + usage
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput:
         asker = self.start.items[-1].user_id

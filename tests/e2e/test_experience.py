@@ -7,7 +7,7 @@ import pytest
 from bot.slack.render import open_fence
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, ByText, Delay, Python, Say, Script, Step
+from tests.emulators.anthropic import AnthropicEmulator, ByText, CallTool, Delay, Python, Say, Script, Step
 from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
 
 
@@ -118,6 +118,21 @@ async def test_stop_cancels_a_long_code_run(
     text = bot_text(slack, "general", root)
     assert "sandbox keeps whatever had already run" in text and "Finished." not in text
     assert len(claude.requests) == requests_before
+
+
+async def test_a_stopped_turn_is_billed_for_what_it_used(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    # The first response ends with a tool call (complete, with its usage); the second never ends.
+    claude.model = Script([[CallTool("post_update", {"text": "loaded"}), Delay(30), Say("Never.")]])
+    await start_bot(stream_update_seconds="0.2")
+    root = await slack.post_message("ana", "general", "a long job", mention_bot=True)
+    await wait_for_text(slack, "general", root, "loaded")
+    stream = next(m for m in bot_messages(slack, "general", root) if "stop_turn" in str(m.blocks))
+    await slack.press_button("ana", "general", stream.ts, "stop_turn")
+    await wait_finished(slack, "general", root)
+    status = str(await slack.run_slash_command("ana", "general", "/claude", "status"))
+    assert "1 turns" in status and " 0 input tokens" not in status, status
 
 
 async def test_a_stop_button_left_on_an_old_answer_never_stops_a_later_turn(
