@@ -80,16 +80,20 @@ class Conversation:
         )
         reset_done = False
         continuations = 0
+        previous_len = 0  # messages in this turn's previous request
         while True:
+            messages = [*turn.history, *state.messages]
             body = build_request(
                 model=self.model,
                 max_tokens=self.max_tokens,
                 system=turn.system,
                 tools=turn.tools,
-                messages=[*turn.history, *state.messages],
+                messages=messages,
                 history_len=len(turn.history),
                 container_id=state.container_id,
+                previous_len=previous_len,
             )
+            previous_len = len(messages)
             try:
                 response = await self.api.stream(body, hooks.emit)
             except ContainerGone as exc:

@@ -103,19 +103,22 @@ def author_line(name: str, user_id: str) -> str:
 
 
 def with_cache_breakpoints(
-    system: str, messages: list[Message], history_len: int
+    system: str, messages: list[Message], history_len: int, previous_len: int = 0
 ) -> tuple[list[Block], list[Message]]:
     """System and messages with `cache_control` breakpoints (copies; the stored history is untouched).
 
-    Three breakpoints: the system prompt (tools + system never change in a thread), the end of the
-    stored history (what the previous turn wrote), and the end of this request (so a continuation of
-    this turn reads everything before it from the cache). The API allows four.
+    Up to four, the API's limit: the system prompt (tools + system never change in a thread), the
+    end of the stored history (what the previous turn wrote), the end of this turn's previous request
+    (`previous_len` messages), and the end of this request. The cache looks for an earlier entry only
+    20 blocks back from a breakpoint, and one response with several code runs adds more than that:
+    without the third breakpoint each continuation would miss what the previous request wrote.
     """
     system_blocks = [{"type": "text", "text": system, "cache_control": EPHEMERAL}]
     out = list(messages)
     marks = {len(out) - 1}
-    if 0 < history_len <= len(out):
-        marks.add(history_len - 1)
+    for length in (history_len, previous_len):
+        if 0 < length <= len(out):
+            marks.add(length - 1)
     for index in marks:
         out[index] = _mark_last_block(out[index])
     return system_blocks, out
@@ -143,8 +146,9 @@ def build_request(
     messages: list[Message],
     history_len: int,
     container_id: str | None,
+    previous_len: int = 0,
 ) -> dict[str, Any]:
-    system_blocks, marked = with_cache_breakpoints(system, messages, history_len)
+    system_blocks, marked = with_cache_breakpoints(system, messages, history_len, previous_len)
     body: dict[str, Any] = {
         "model": model,
         "max_tokens": max_tokens,

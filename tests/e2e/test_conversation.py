@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from tests.e2e.conftest import StartBot
@@ -232,3 +233,24 @@ async def test_a_very_large_code_output_is_read(
     root = await slack.post_message("ana", "general", "print a lot", mention_bot=True)
     text = await wait_finished(slack, "general", root)
     assert "Printed a million." in text and "went wrong" not in text
+
+
+async def test_a_continuation_after_many_code_runs_reads_the_previous_request_from_cache(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """One response with a dozen code runs adds over 20 blocks, more than the cache looks back from a
+    breakpoint: the request after it must still read everything the previous one wrote."""
+    claude.server_steps_per_response = 50  # all twelve runs in one response, then the tool call
+    runs = [Python(f"value_{i} = {i} * 2\nprint(value_{i})") for i in range(12)]
+    claude.model = Script([[*runs, CallTool("post_update", {"text": "twelve done"}), Say("All done.")]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "run twelve cells", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    answered = [r for r in claude.requests if r.response]
+    assert len(answered) >= 2  # the response was continued (pause_turn, then the tool call)
+    for before, after in itertools.pairwise(answered):
+        cached = sum(
+            got(before)["usage"][k] for k in ("cache_creation_input_tokens", "cache_read_input_tokens")
+        )
+        usage = got(after)["usage"]
+        assert usage["cache_read_input_tokens"] >= cached > 0, [got(r)["usage"] for r in answered]

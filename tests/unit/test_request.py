@@ -155,6 +155,26 @@ def test_cache_breakpoints_on_system_history_end_and_request_end() -> None:
     assert "cache_control" not in ANSWER["content"][0]  # copies only
 
 
+def test_a_continuation_also_marks_where_the_previous_request_ended() -> None:
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}]}
+    call = {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "toolu_1", "name": "post_update", "input": {}}],
+    }
+    body = build_request(
+        model="m",
+        max_tokens=1,
+        system="s",
+        tools=[],
+        messages=[USER, ANSWER, NEXT, call, result],
+        history_len=2,
+        container_id=None,
+        previous_len=3,
+    )
+    marked = [i for i, m in enumerate(body["messages"]) if any("cache_control" in b for b in m["content"])]
+    assert marked == [1, 2, 4]  # history end, previous request's end, this request's end (+ system: 4)
+
+
 def test_no_container_means_no_container_field() -> None:
     body = build_request(
         model="m", max_tokens=1, system="s", tools=[], messages=[USER], history_len=0, container_id=None
