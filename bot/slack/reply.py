@@ -414,8 +414,8 @@ class ThreadReply:
                 if not await self._post_message(content, closing):
                     return
             elif content != self._msg.shown or closing:
-                if self.budget.try_take("chat.update"):
-                    await self._update_message(content, closing)
+                if self.budget.try_take("chat.update") and await self._update_message(content, closing):
+                    pass
                 elif not (final or rest):
                     return  # try again at the next flush
                 elif not content.startswith(self._msg.shown):
@@ -424,7 +424,8 @@ class ThreadReply:
                     self._msg = _Message(pieces=self._changed_and_unseen())
                     continue
                 else:
-                    # No room to edit at the end: what is not shown yet goes into a new message.
+                    # No room (or no way) to edit at the end: what is not shown yet goes into a new
+                    # message.
                     shown = self._msg.shown
                     opener = render.open_fence(shown)
                     unseen = (opener + "\n" if opener else "") + content[len(shown) :]
@@ -498,7 +499,7 @@ class ThreadReply:
         self.posted_ts.append(self._msg.ts)
         return True
 
-    async def _update_message(self, content: str, blocks: list[dict[str, Any]] | None) -> None:
+    async def _update_message(self, content: str, blocks: list[dict[str, Any]] | None) -> bool:
         try:
             await self.client.chat_update(
                 channel=self.key.channel_id,
@@ -508,11 +509,12 @@ class ThreadReply:
             )
         except SlackApiError as exc:
             explain_exception(exc, "chat.update", self.bot_name)
-            return
+            return False
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("chat.update failed (%r); trying again at the next update", exc)
-            return
+            return False
         self._mark_shown(content)
+        return True
 
     # --- outbox bookkeeping -----------------------------------------------------------------------
 

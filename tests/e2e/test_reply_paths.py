@@ -144,3 +144,18 @@ async def test_a_step_cut_short_does_not_look_running(slack: SlackEmulator, web:
     await reply.finish(closing="Stopped by <@U0123ABCD>.", retry=False)
     (card,) = bot_messages(slack, "general", root)[0].tasks.values()
     assert card.status == "error" and "did not finish" in card.output
+
+
+async def test_text_an_edit_could_not_show_goes_into_a_new_message(
+    slack: SlackEmulator, web: AsyncWebClient
+) -> None:
+    slack.fail_next("chat.startStream", error="not_allowed_token_type")
+    reply, root = await reply_in_thread(slack, web)
+    await say(reply, TextDelta("The first part is on screen."))
+    await slack.wait_for(lambda: "first part" in bot_text(slack, "general", root))
+    slack.fail_next("chat.update", error="cant_update_message", times=10)
+    await say(reply, TextDelta(" The last part could not be edited in."))
+    await reply.finish(closing=None, retry=False)
+    text = bot_text(slack, "general", root)
+    assert text.count("The first part is on screen.") == 1
+    assert text.count("The last part could not be edited in.") == 1
