@@ -61,14 +61,17 @@ class TurnControl:
     task: asyncio.Task[Any] | None = None
     stopped_by: str | None = None
     turn_id: str | None = None
+    closing: bool = False  # the turn is posting its end: too late to stop, nothing left to cancel
 
     def stop(self, user_id: str) -> bool:
+        if self.closing or self.task is None or self.task.done():
+            return False
         if self.stopped_by is None:
+            # Cancelled once: a second press must not leave a cancellation pending after the turn
+            # has handled the first (it would interrupt the turn's end).
             self.stopped_by = user_id
-        if self.task is not None and not self.task.done():
             self.task.cancel()
-            return True
-        return False
+        return True
 
 
 @dataclass
@@ -172,12 +175,16 @@ class TurnRunner:
             log.error("turn failed: %s", exc)
             result = TurnResult(TurnOutcome.FAILED, message=exc.user_message)
             if exc.retryable and not hooks.saved:
+                control.closing = True
                 # Back in the inbox before the Retry button shows, so pressing it finds the message.
                 more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply, hooks=hooks)
                 await self._close(reply, result, retry=True)
                 return result.outcome, more
         except Exception:
             result = _crashed()
+        # A stop from now on (Slack's own stop noticed by the last append, a late button press) must
+        # not cancel the turn's end: it would never be recorded as finished.
+        control.closing = True
         await asyncio.shield(self._close(reply, result, retry=False))
         more = await asyncio.shield(
             self._finish(turn_id, key, asker, result, requeue=False, reply=reply, hooks=hooks)
