@@ -177,8 +177,10 @@ async def test_slacks_own_stop_keeps_what_was_streamed(
     if not subscribed:
         slack.subscriptions.discard("agent_session_stopped")
     first = "Here is the first part of the answer, already on screen."
-    # Long enough that the press always comes first, even on a busy machine.
-    claude.model = Script([[Say(first), Delay(5.0), Say(" And the rest, never shown.")]])
+    # Without the event the bot learns of the stop from its next append, which must come while the
+    # turn still runs (a stop noticed only as a turn ends is too late to matter).
+    rest: list[Step] = [Say(" And the rest, never shown."), Delay(5.0), Say(" Nor this.")]
+    claude.model = Script([[Say(first), Delay(3.0), *rest]])
     await start_bot(stream_update_seconds="0.2")
     root = await slack.post_message("ana", "general", "tell me slowly", mention_bot=True)
     await wait_for_text(slack, "general", root, first)
