@@ -187,6 +187,5 @@ class ToolOutput:
 class TurnResult:
     outcome: TurnOutcome
     text: str = ""
-    usage: Usage = field(default_factory=Usage)
     output_file_ids: list[str] = field(default_factory=list)
     message: str | None = None  # the one line to show when the outcome is not a plain answer

@@ -62,7 +62,6 @@ class TurnInput:
 class _State:
     container_id: str | None
     messages: list[Message]  # this turn's messages (the new user message first)
-    usage: Usage = field(default_factory=Usage)
     texts: list[str] = field(default_factory=list)
     file_ids: list[str] = field(default_factory=list)
 
@@ -105,7 +104,6 @@ class Conversation:
                 log.warning("container %s rejected (%s); starting a new one", state.container_id, exc)
                 await self._reset(state, turn, hooks)
                 continue
-            state.usage = state.usage + response.usage
             hooks.count(response.usage)
             if response.container_id:
                 state.container_id = response.container_id
@@ -185,7 +183,6 @@ class Conversation:
         return TurnResult(
             outcome=outcome,
             text="".join(state.texts),
-            usage=state.usage,
             output_file_ids=list(dict.fromkeys(state.file_ids)),
             message=message,
         )

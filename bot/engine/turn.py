@@ -136,7 +136,7 @@ class TurnRunner:
         )
         await reply.begin()
         # Knows whether part of the turn is in the thread's history already (a retry would repeat it).
-        hooks = _Hooks(self, start, reply, control)
+        hooks = _Hooks(self, start, reply)
         result: TurnResult
         limit = asyncio.timeout(self.settings.turn_max_seconds)
         try:
@@ -488,13 +488,10 @@ class TurnRunner:
 class _Hooks:
     """The conversation's view of the engine for one turn."""
 
-    def __init__(
-        self, runner: TurnRunner, start: TurnStart, reply: ThreadReply, control: TurnControl
-    ) -> None:
+    def __init__(self, runner: TurnRunner, start: TurnStart, reply: ThreadReply) -> None:
         self.runner = runner
         self.start = start
         self.reply = reply
-        self.control = control
         self.saved = False
         self.usage = Usage()
 

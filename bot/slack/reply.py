@@ -54,6 +54,9 @@ NEAR_LIMIT = 2_000
 RETRY_SECONDS = 0.5
 
 
+STATUS_REFRESH_SECONDS = 60.0  # Slack drops a status after two minutes without a message (§5.1)
+
+
 async def set_thread_status(
     client: AsyncWebClient, budget: RateBudget, key: ThreadKey, status: str, *, wait: bool
 ) -> bool:
@@ -71,9 +74,6 @@ async def set_thread_status(
         log.info("assistant.threads.setStatus failed: %s", error_code(exc))
         return False
     return True
-
-
-STATUS_REFRESH_SECONDS = 60.0  # Slack drops a status after two minutes without a message (§5.1)
 
 
 @dataclass
@@ -413,28 +413,29 @@ class ThreadReply:
                 await self._first_post()
                 if not await self._post_message(content, closing):
                     return
-            elif content != self._msg.shown or closing:
-                if self.budget.try_take("chat.update") and await self._update_message(content, closing):
-                    pass
-                elif not (final or rest):
+            elif (content != self._msg.shown or closing) and not (
+                self.budget.try_take("chat.update") and await self._update_message(content, closing)
+            ):
+                if not (final or rest):
                     return  # try again at the next flush
-                elif not content.startswith(self._msg.shown):
-                    # A step already shown changed its status: the new message says so in a line
-                    # of its own instead of repeating everything.
-                    self._msg = _Message(pieces=self._changed_and_unseen())
-                    continue
-                else:
-                    # No room (or no way) to edit at the end: what is not shown yet goes into a new
-                    # message.
-                    shown = self._msg.shown
-                    opener = render.open_fence(shown)
-                    unseen = (opener + "\n" if opener else "") + content[len(shown) :]
-                    self._msg = _Message(pieces=[("text", unseen)] + ([("text", rest)] if rest else []))
-                    continue
+                # No room (or no way) to edit at the end: what is not shown yet goes into a new message.
+                self._msg = _Message(pieces=self._unshown(content, rest))
+                continue
             if done:
                 return
             # Full: the rest goes into a new message.
             self._msg = _Message(pieces=[("text", rest)])
+
+    def _unshown(self, content: str, rest: str) -> list[tuple[str, str]]:
+        """What a new message must hold because the current one (`content`) could not be edited."""
+        shown = self._msg.shown
+        if not content.startswith(shown):
+            # A step already shown changed its status: the new message says so in a line of its
+            # own instead of repeating everything.
+            return self._changed_and_unseen()
+        opener = render.open_fence(shown)
+        unseen = (opener + "\n" if opener else "") + content[len(shown) :]
+        return [("text", unseen)] + ([("text", rest)] if rest else [])
 
     def _changed_and_unseen(self) -> list[tuple[str, str]]:
         """The pieces of the current message that the person has not seen as they are now."""
@@ -537,23 +538,19 @@ class ThreadReply:
                 taken.append(self._outbox.pop(0))
                 continue
             text = chunk["text"]
-            if whole_lines and len(text) <= room and room - len(text) < NEAR_LIMIT:
-                cut = (
-                    render.choose_cut(text, len(text) - 1, hard=False)
-                    if not text.endswith("\n")
-                    else len(text)
-                )
-                if cut < len(text):
-                    if cut > 0:
-                        taken.append({"type": "markdown_text", "text": text[:cut]})
-                    self._outbox[0] = {"type": "markdown_text", "text": text[cut:]}
-                    break
-            if len(text) <= room:
+            fits = len(text) <= room
+            near_limit = whole_lines and room - len(text) < NEAR_LIMIT and not text.endswith("\n")
+            if fits and not near_limit:
                 taken.append(self._outbox.pop(0))
                 room -= len(text)
                 continue
-            # Cut mid-line (a sentence, a table row) only when the message holds nothing else.
-            cut = render.choose_cut(text, room, hard=not (self._msg.sent_text or taken)) if room > 0 else 0
+            if fits:
+                cut = render.choose_cut(text, len(text) - 1, hard=False)  # up to its last line end
+            elif room > 0:
+                # Cut mid-line (a sentence, a table row) only when the message holds nothing else.
+                cut = render.choose_cut(text, room, hard=not (self._msg.sent_text or taken))
+            else:
+                cut = 0
             if cut > 0:
                 taken.append({"type": "markdown_text", "text": text[:cut]})
             self._outbox[0] = {"type": "markdown_text", "text": text[cut:]}

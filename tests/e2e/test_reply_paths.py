@@ -28,7 +28,8 @@ SENTENCES = [f"Sentence number {i} of the answer, in plain text.\n\n" for i in r
 async def web(slack: SlackEmulator) -> AsyncIterator[AsyncWebClient]:
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.api_url)
     yield client
-    await client.session.close() if client.session else None
+    if client.session is not None:
+        await client.session.close()
 
 
 async def reply_in_thread(

@@ -8,7 +8,7 @@ to signed HTTP POSTs, whichever is active.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .constants import BOT_USER_ID, TEAM_ID
 from .models import JSON, Channel, Envelope, FileRecord, Message
@@ -215,28 +215,19 @@ class EventBus:
     ) -> Envelope | None:
         """docs.slack.dev/reference/events/agent_session_stopped: `streaming_message_ts` lists the
         app's streams Slack stopped (empty when none was active)."""
-        if not self.subscribed("agent_session_stopped"):
-            return None
-        event: JSON = {
-            "type": "agent_session_stopped",
-            "user": user,
-            "channel": channel.id,
-            "thread_ts": thread_ts,
-            "streaming_message_ts": stopped,
-            "event_ts": self.core.ids.next_ts(),
-        }
-        return await self.emit(event, channel.id)
+        return await self._user_event(
+            "agent_session_stopped", user, channel, thread_ts=thread_ts, streaming_message_ts=stopped
+        )
 
     async def app_home_opened(self, user: str, channel: Channel, tab: str) -> Envelope | None:
-        if not self.subscribed("app_home_opened"):
+        return await self._user_event("app_home_opened", user, channel, tab=tab)
+
+    async def _user_event(self, etype: str, user: str, channel: Channel, **fields: Any) -> Envelope | None:
+        """An event subscribed under its own name, about `user` in `channel`."""
+        if not self.subscribed(etype):
             return None
-        event: JSON = {
-            "type": "app_home_opened",
-            "user": user,
-            "channel": channel.id,
-            "tab": tab,
-            "event_ts": self.core.ids.next_ts(),
-        }
+        event: JSON = {"type": etype, "user": user, "channel": channel.id, **fields}
+        event["event_ts"] = self.core.ids.next_ts()
         return await self.emit(event, channel.id)
 
     async def assistant_thread_started(
