@@ -49,6 +49,7 @@ def routes(slack: SlackEmulator) -> web.RouteTableDef:
         first_call = int(request.query.get("calls", 0))
         envelopes = [
             {
+                "id": e.envelope_id,
                 "type": e.type,
                 "event": e.payload.get("event", {}).get("type") if e.type == "events_api" else None,
                 "ts": e.payload.get("event", {}).get("ts") if e.type == "events_api" else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -273,3 +274,28 @@ async def test_messages_tab_and_suggested_prompts(slack: SlackEmulator) -> None:
         dm = slack.dm_channel(slack.ana)
         shown = await slack.wait_for(lambda: slack.suggested_prompts(dm))
     assert shown is not None and shown["prompts"][0]["title"] == "Run a snippet"
+
+
+async def test_acks_are_read_while_a_burst_is_being_sent(slack: SlackEmulator) -> None:
+    """An ack is stamped when it arrives, not when the emulator is done sending a burst: the
+    benchmarks' ack latency would otherwise count the emulator's own sending as the app's."""
+    url = (await web_client(slack, slack.app_token).apps_connections_open(app_token=slack.app_token))["url"]
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(url)
+        await ws.receive()  # hello
+
+        async def ack_the_first() -> None:
+            frame = json.loads((await ws.receive()).data)
+            await ws.send_str(json.dumps({"envelope_id": frame["envelope_id"]}))
+
+        acking = asyncio.create_task(ack_the_first())
+        await asyncio.gather(
+            *(slack.post_message(slack.ana, slack.dm_channel(slack.ana), f"m{i}") for i in range(100))
+        )
+        await acking
+        first = slack.envelopes[0]
+        await slack.wait_for(lambda: first.acked)
+        last_sent = max(e.sent_at or 0 for e in slack.envelopes)
+        assert len(slack.envelopes) == 100
+        assert first.acked_at is not None and first.acked_at < last_sent
+        await ws.close()

@@ -36,6 +36,8 @@ class SocketModeHub:
         self._accepting: set[str] = set()
         self._pending: deque[Envelope] = deque()
         self._round_robin = 0
+        # One frame at a time, across every sender (see `send`).
+        self._sending = asyncio.Lock()
 
     # --------------------------------------------------------------- status
     @property
@@ -136,6 +138,17 @@ class SocketModeHub:
 
     async def send(self, envelope: Envelope) -> None:
         """Push to one open connection (round-robin), or queue until one connects."""
+        # A write to the socket does not suspend, so a burst of concurrent sends (200 mentions at
+        # once are 200 tasks) would all write in one turn of this event loop, and every
+        # acknowledgement arriving meanwhile would be stamped when the last of them was written: the
+        # emulator's own work counted as the app's ack latency. Slack reads acks independently of
+        # what it is sending, so senders take turns, one frame each, yielding in between so that
+        # the readers run between any two frames.
+        async with self._sending:
+            await self._send_one(envelope)
+            await asyncio.sleep(0)
+
+    async def _send_one(self, envelope: Envelope) -> None:
         target = self._pick()
         if target is None:
             self._pending.append(envelope)
@@ -156,11 +169,6 @@ class SocketModeHub:
         if envelope.type == "events_api":
             self.core.call_later(self.core.settings.ack_timeout_s, lambda: self._check_ack(envelope))
         self.core.notify()
-        # A write to the socket does not suspend, so a burst of sends would otherwise hold this
-        # event loop until the last one, and every acknowledgement arriving meanwhile would be
-        # stamped late: the emulator's own work counted as the app's ack latency. Slack reads acks
-        # independently of what it is sending, so let the readers run between frames.
-        await asyncio.sleep(0)
 
     def _check_ack(self, envelope: Envelope) -> None:
         if envelope.acked or envelope.redelivered_as or envelope.retry_attempt >= MAX_EVENT_RETRIES:
