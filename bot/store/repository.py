@@ -29,7 +29,7 @@ from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store.arrivals import Arrivals
 from bot.store.database import Database
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
-from bot.store.statements import Statements
+from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class _PendingEnqueue:
 class Store:
     def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
         self.db = db
-        self.sql = Statements(db.insert)
+        self.sql = Statements(db.insert, numbered=not db.is_sqlite)
         self.lease_seconds = lease_seconds
         self._pending: list[_PendingEnqueue] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -260,7 +260,13 @@ class Store:
             rows = {p: row for p, row in rows.items() if p not in conditional or row["thread_key"] in known}
         if not rows:
             return {}, busy, {}
-        inserted = {(r.channel_id, r.ts): r.id for r in conn.execute(sql.enqueue, list(rows.values()))}
+        inserted: dict[tuple[str, str], int] = {}
+        pending = list(rows.values())
+        for first in range(0, len(pending), ENQUEUE_CHUNK):
+            chunk = pending[first : first + ENQUEUE_CHUNK]
+            params = tuple(row[column] for row in chunk for column in INBOX_COLUMNS)
+            for row_id, channel_id, ts in conn.exec_driver_sql(sql.enqueue(len(chunk)), params):
+                inserted[(channel_id, ts)] = row_id
         starts: dict[str, TurnStart | None] = {}
         if claim_inline:
             for skey in sorted({rows[pair]["thread_key"] for pair in inserted} & set(owners) - busy):

@@ -11,6 +11,7 @@ import pytest
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store import Store, StoredFile, TurnStart
 from bot.store.repository import SMALL_BATCH
+from bot.store.statements import ENQUEUE_CHUNK
 
 KEY = ThreadKey("T1", "C1", "100.000001")
 OTHER = ThreadKey("T1", "C1", "200.000001")
@@ -68,6 +69,23 @@ async def test_twins_and_redeliveries_collapse_to_one_row(store: Store) -> None:
     again = await store.enqueue(msg("100.000001", event_id="Ev1"))
     assert not again.new
     assert await store.pending_count() == 1
+
+
+async def test_a_batch_larger_than_one_insert_is_stored_whole_and_once(store: Store) -> None:
+    await store.enqueue(msg("100.000700", "stored before"))
+    count = 2 * ENQUEUE_CHUNK + 1  # three INSERT statements
+    stamps = [f"100.{n + 1:06d}" for n in range(count)]
+    results = await asyncio.gather(
+        *(store.enqueue(msg(ts, f"m{n}", event_id=f"Ev{n}")) for n, ts in enumerate(stamps)),
+        *(store.enqueue(msg(ts, "twin", event_id=f"Tw{n}")) for n, ts in enumerate(stamps[::100])),
+    )
+    assert [r.new for r in results[:count]] == [ts != "100.000700" for ts in stamps]
+    assert not any(r.new for r in results[count:])
+    assert await store.pending_count() == count
+    start = await claim(store, "a")
+    assert [i.text for i in start.items] == [
+        "stored before" if ts == "100.000700" else f"m{n}" for n, ts in enumerate(stamps)
+    ]
 
 
 async def test_claims_in_thread_order_and_one_owner_at_a_time(store: Store) -> None:
