@@ -34,17 +34,22 @@ class Intake:
 
     def candidate(self, body: dict[str, Any]) -> Candidate | None:
         """What of the body the bot may answer (None: nothing; acknowledge without storing)."""
-        self.store.arrivals.note()
         event = body.get("event")
         if not isinstance(event, dict):
             return None
-        return from_event(
+        candidate = from_event(
             event,
             team_id=self.team_id,
             event_id=body.get("event_id"),
             bot_user_id=self.bot_user_id,
             only_when_mentioned=self.only_when_mentioned,
         )
+        # Only what must be stored before its acknowledgement makes a burst: the echoes of the bot's
+        # own posts and the twins of mentions are acknowledged at once, and counting them made a
+        # steady 100 conversations look like a burst, holding back every turn's start.
+        if candidate is not None:
+            self.store.arrivals.note()
+        return candidate
 
     async def store_candidate(self, candidate: Candidate) -> None:
         await self.engine.submit(candidate.inbound, in_conversation_only=candidate.needs_conversation)

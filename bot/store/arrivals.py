@@ -19,7 +19,7 @@ from collections.abc import Callable
 # BURST arrivals within WINDOW seconds make a burst; it is over once GAP seconds pass without one.
 BURST = 16
 WINDOW = 0.05
-GAP = 0.005
+GAP = 0.02
 # Work that can wait never waits longer than this for a burst to end.
 AT_MOST = 0.1
 
@@ -42,7 +42,7 @@ class Arrivals:
         self._calm.set()
 
     def note(self) -> None:
-        """One message event arrived (whether or not the bot will answer it)."""
+        """One message arrived that must be stored before it is acknowledged."""
         now = self.clock()
         recent = self._recent
         recent.append(now)

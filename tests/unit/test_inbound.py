@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
 from bot.claude.content import safe_name
+from bot.engine import Engine
 from bot.model import InboundKind, ThreadKey
 from bot.slack.inbound import from_event, mention_token
+from bot.slack.intake import Intake
+from bot.store import Store
+from bot.store.arrivals import Arrivals
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slack" / "events_api"
 BOT = "U0BOT1234"
@@ -169,3 +174,27 @@ def test_slack_connect_stub_files() -> None:
 )
 def test_safe_unique_names(name: str, taken: list[str], expected: str) -> None:
     assert safe_name(name, taken) == expected
+
+
+@pytest.mark.parametrize(
+    ("fixture", "counted"),
+    [
+        ("app_mention_with_file.json", True),
+        ("message_file_share_channel_toplevel.json", False),  # a mention's twin
+        ("message_from_own_bot.json", False),  # the echo of the bot's own post
+        ("message_changed.json", False),
+    ],
+)
+async def test_only_what_must_be_stored_counts_towards_a_burst(fixture: str, counted: bool) -> None:
+    """Echoes and twins are acknowledged at once; counted, a steady stream of conversations (each
+    answer echoed back) looked like a burst and held back every turn's start."""
+    arrivals = Arrivals(burst=1)
+    intake = Intake(
+        engine=cast(Engine, None),
+        store=cast(Store, SimpleNamespace(arrivals=arrivals)),
+        team_id="T0123ABCD",
+        bot_user_id=BOT,
+        only_when_mentioned=False,
+    )
+    intake.candidate(load(fixture))
+    assert arrivals.in_burst is counted
