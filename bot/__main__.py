@@ -109,6 +109,14 @@ async def _migrate() -> int:
     return 0
 
 
+def _serve() -> int:
+    try:
+        import uvloop
+    except ImportError:  # Windows (see pyproject.toml): asyncio's own loop
+        return asyncio.run(_run())
+    return uvloop.run(_run())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
@@ -126,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             from bot.doctor import doctor
 
             return asyncio.run(doctor())
-        return asyncio.run(_run())
+        return _serve()
     except SettingsError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
