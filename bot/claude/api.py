@@ -26,7 +26,14 @@ import anthropic
 from anthropic import AsyncAnthropic
 
 from bot import metrics
-from bot.claude.stream import ModelResponse, ResponseAccumulator, SSEParser, StreamError
+from bot.claude.stream import (
+    LineTooLong,
+    ModelResponse,
+    ResponseAccumulator,
+    SSELines,
+    SSEParser,
+    StreamError,
+)
 from bot.model import ResponseRestarted, TurnEvent
 
 log = logging.getLogger(__name__)
@@ -37,7 +44,8 @@ MAX_RETRY_DELAY = 8.0
 EventSink = Callable[[list[TurnEvent]], Awaitable[None]]
 
 
-SSE_BUFFER_BYTES = 8 * 1024 * 1024
+# A sandbox result arrives whole, in one SSE `data:` line: a large printout makes a long one.
+MAX_SSE_LINE = 16 * 1024 * 1024
 
 
 class ClaudeError(Exception):
@@ -206,9 +214,6 @@ class ClaudeApi:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=self.timeout),
-                # A sandbox result arrives whole, in one SSE `data:` line; aiohttp refuses lines over
-                # twice this buffer (512 KiB by default), which a large printout can exceed.
-                read_bufsize=SSE_BUFFER_BYTES,
             )
         return self._session
 
@@ -242,6 +247,7 @@ class ClaudeApi:
     async def _stream_once(
         self, payload: str, on_events: EventSink, *, sent_container: bool
     ) -> ModelResponse:
+        lines = SSELines(MAX_SSE_LINE)
         parser = SSEParser()
         acc = ResponseAccumulator()
         started = False
@@ -256,12 +262,14 @@ class ClaudeApi:
                     if should_retry(resp.status, resp.headers):
                         raise _Retry(resp.status, message, retry_after_seconds(resp.headers))
                     raise classify(resp.status, message, sent_container=sent_container)
-                async for raw in resp.content:
-                    event = parser.feed(raw.decode("utf-8").rstrip("\r\n"))
-                    if event is None:
-                        continue
-                    started = True
-                    shown = acc.feed(event)
+                async for chunk in resp.content.iter_any():
+                    shown: list[TurnEvent] = []
+                    for line in lines.feed(chunk):
+                        event = parser.feed(line)
+                        if event is None:
+                            continue
+                        started = True
+                        shown += acc.feed(event)
                     if shown:
                         await on_events(shown)
         except StreamError as exc:
@@ -270,7 +278,7 @@ class ClaudeApi:
         except (aiohttp.ClientError, TimeoutError) as exc:
             metrics.ANTHROPIC_ERRORS.labels("connection").inc()
             raise _Retry(None, repr(exc), mid_stream=started) from exc
-        except aiohttp.http_exceptions.LineTooLong as exc:
+        except LineTooLong as exc:
             raise ClaudeError(
                 "Claude's answer held a part too large for the bot to read (a very large code output?). "
                 "Ask for a smaller output, or for the result as a file.",

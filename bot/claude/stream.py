@@ -39,6 +39,37 @@ class ModelResponse:
     usage: Usage = field(default_factory=Usage)
 
 
+class LineTooLong(Exception):
+    """One SSE line longer than the reader accepts."""
+
+
+class SSELines:
+    """Splits the bytes of a response, chunk by chunk, into its lines (without their line ends).
+
+    The stream is read in whatever chunks arrive, not line by line: aiohttp's `readline` costs a
+    few Python calls per line, three lines per event, and with 1,000 answers streaming at once
+    that was an eighth of the bot's CPU. A line may span many chunks (a sandbox result arrives
+    whole, in one `data:` line): it is collected in one buffer, never copied chunk by chunk."""
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self._buffer = bytearray()
+
+    def feed(self, chunk: bytes) -> list[str]:
+        buffer = self._buffer
+        searched = len(buffer)  # no line end in what was kept of earlier chunks
+        buffer += chunk
+        if buffer.find(b"\n", searched) < 0:
+            if len(buffer) > self.max_line:
+                raise LineTooLong(f"an SSE line over {self.max_line} bytes")
+            return []
+        *lines, rest = bytes(buffer).split(b"\n")
+        self._buffer = bytearray(rest)
+        if len(rest) > self.max_line:
+            raise LineTooLong(f"an SSE line over {self.max_line} bytes")
+        return [line.decode("utf-8").removesuffix("\r") for line in lines]
+
+
 class SSEParser:
     """Turns SSE lines into decoded `data:` payloads. Only the JSON matters: every payload carries
     its own `type`, so `event:` names and `ping`s need no handling beyond skipping."""

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.claude.stream import ResponseAccumulator, SSEParser, started_event, step_title
+import pytest
+
+from bot.claude.stream import (
+    LineTooLong,
+    ResponseAccumulator,
+    SSELines,
+    SSEParser,
+    started_event,
+    step_title,
+)
 from bot.model import StepFinished, StepStarted, StepStatus, TextDelta
 
 RESULT = {
@@ -142,3 +151,45 @@ def test_a_tool_input_cut_off_by_max_tokens_is_kept_empty() -> None:
         acc.feed(event)
     assert acc.response.stop_reason == "max_tokens"
     assert acc.response.content[0]["input"] == {}
+
+
+@pytest.mark.parametrize(
+    ("chunks", "lines"),
+    [
+        ([b"event: ping\ndata: {}\n\n"], ["event: ping", "data: {}", ""]),
+        ([b'data: {"a"', b": 1}\n", b"\n"], ['data: {"a": 1}', ""]),  # a line over two chunks
+        ([b"da", b"ta", b": x", b"\r\n\r\n"], ["data: x", ""]),  # CRLF line ends
+        ([b"data: \xc3", b"\xa9\n"], ["data: \u00e9"]),  # a character split between chunks
+        ([b"data: x"], []),  # no line end yet: nothing
+        ([b"\n\n\n"], ["", "", ""]),
+    ],
+)
+def test_lines_are_cut_where_they_end_not_where_chunks_do(chunks: list[bytes], lines: list[str]) -> None:
+    splitter = SSELines(max_line=100)
+    seen: list[str] = []
+    for chunk in chunks:
+        seen += splitter.feed(chunk)
+    assert seen == lines
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"x" * 101],  # one chunk
+        [b"x" * 60, b"x" * 60],  # over several chunks
+        [b"data: ok\n" + b"x" * 101],  # the rest after a line end
+    ],
+)
+def test_a_line_over_the_limit_is_refused(chunks: list[bytes]) -> None:
+    splitter = SSELines(max_line=100)
+    *before, last = chunks
+    for chunk in before:
+        splitter.feed(chunk)
+    with pytest.raises(LineTooLong):
+        splitter.feed(last)
+
+
+def test_a_line_of_exactly_the_limit_is_read() -> None:
+    splitter = SSELines(max_line=100)
+    assert splitter.feed(b"x" * 50) == [] and splitter.feed(b"x" * 50) == []
+    assert splitter.feed(b"\n") == ["x" * 100]
