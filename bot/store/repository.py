@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -32,6 +32,7 @@ from bot.store.schema import files, inbox, messages, processed_events, replicas,
 from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # A batch this small also claims its threads' turns in its own transaction (see Store.enqueue).
 SMALL_BATCH = 8
@@ -198,12 +199,18 @@ class Store:
         """Store a batch; returns the results and, for a burst, the new threads still to claim."""
         now = time.time()
         rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for item in batch:
-            rows.setdefault((item.inbound.key.channel_id, item.inbound.ts), _inbox_row(item.inbound, now))
-        owners = {str(item.inbound.key): item.claim_for for item in batch if item.claim_for}
-        anyway = {
-            (item.inbound.key.channel_id, item.inbound.ts) for item in batch if not item.in_conversation_only
-        }
+        owners: dict[str, str] = {}
+        anyway: set[tuple[str, str]] = set()
+        # Per item, once: this runs on the event loop while a burst waits to be read.
+        skeys = [str(item.inbound.key) for item in batch]
+        for item, skey in zip(batch, skeys, strict=True):
+            pair = (item.inbound.key.channel_id, item.inbound.ts)
+            if pair not in rows:
+                rows[pair] = _inbox_row(item.inbound, now, skey)
+            if item.claim_for:
+                owners[skey] = item.claim_for
+            if not item.in_conversation_only:
+                anyway.add(pair)
         conditional = set(rows) - anyway
         inserted, busy, starts = await self.db.write(
             lambda conn: self._insert_tx(conn, rows, conditional, owners, now, claim_inline=claim_inline),
@@ -226,13 +233,11 @@ class Store:
                 unclaimed[skey] = (owners[skey], futures[skey], mine)
         results: list[Enqueued] = []
         remaining = dict(inserted)
-        for item in batch:
-            inbound = item.inbound
-            pair = (inbound.key.channel_id, inbound.ts)
+        for item, skey in zip(batch, skeys, strict=True):
+            pair = (item.inbound.key.channel_id, item.inbound.ts)
             is_new = pair in remaining
             # Within one batch the twin of a new row is the duplicate.
             remaining.pop(pair, None)
-            skey = str(inbound.key)
             results.append(Enqueued(new=is_new, thread_busy=skey in busy, claimed=futures.pop(skey, None)))
         return results, unclaimed
 
@@ -248,12 +253,18 @@ class Store:
     ) -> tuple[dict[tuple[str, str], int], set[str], dict[str, TurnStart | None]]:
         sql = self.sql
         keys = list({row["thread_key"] for row in rows.values()})
-        leases = conn.execute(sql.thread_leases, {"p_keys": keys}).all()
-        busy = {r.key for r in leases if r.lease_owner is not None and (r.lease_expires or 0) > now}
+        leases = [
+            lease
+            for chunk in _chunks(keys)
+            for lease in conn.exec_driver_sql(sql.thread_leases(len(chunk)), tuple(chunk))
+        ]
+        busy = {key for key, owner, expires in leases if owner is not None and (expires or 0) > now}
         if conditional:
             # Messages stored only where the bot takes part: a thread it has, or has messages for
             # (stored before, or in this batch by a mention).
-            known = {r.key for r in leases} | {rows[p]["thread_key"] for p in rows if p not in conditional}
+            known = {key for key, _, _ in leases} | {
+                rows[p]["thread_key"] for p in rows if p not in conditional
+            }
             unknown = list({rows[p]["thread_key"] for p in conditional} - known)
             if unknown:
                 known |= {r.thread_key for r in conn.execute(sql.queued_threads, {"p_keys": unknown})}
@@ -261,9 +272,7 @@ class Store:
         if not rows:
             return {}, busy, {}
         inserted: dict[tuple[str, str], int] = {}
-        pending = list(rows.values())
-        for first in range(0, len(pending), ENQUEUE_CHUNK):
-            chunk = pending[first : first + ENQUEUE_CHUNK]
+        for chunk in _chunks(list(rows.values())):
             params = tuple(row[column] for row in chunk for column in INBOX_COLUMNS)
             for row_id, channel_id, ts in conn.exec_driver_sql(sql.enqueue(len(chunk)), params):
                 inserted[(channel_id, ts)] = row_id
@@ -355,7 +364,7 @@ class Store:
         keys = [ThreadKey("T-warm-up", "C-warm-up", f"{n}.000000") for n in range(4)]
         rows = {
             (k.channel_id, k.thread_ts): _inbox_row(
-                Inbound(k, k.thread_ts, "U0", "", InboundKind.MENTION), now
+                Inbound(k, k.thread_ts, "U0", "", InboundKind.MENTION), now, str(k)
             )
             for k in keys
         }
@@ -917,17 +926,22 @@ def _stored_file(r: Any) -> StoredFile:
     )
 
 
-def _inbox_row(inbound: Inbound, now: float) -> dict[str, Any]:
+def _chunks(items: list[T]) -> list[list[T]]:
+    """`items` in slices small enough for one statement's parameters (see ENQUEUE_CHUNK)."""
+    return [items[first : first + ENQUEUE_CHUNK] for first in range(0, len(items), ENQUEUE_CHUNK)]
+
+
+def _inbox_row(inbound: Inbound, now: float, thread_key: str) -> dict[str, Any]:
     """The inbox row of a message, as `enqueue` inserts it."""
     return {
-        "thread_key": str(inbound.key),
+        "thread_key": thread_key,
         "channel_id": inbound.key.channel_id,
         "ts": inbound.ts,
         "event_id": inbound.event_id,
         "user_id": inbound.user_id,
         "kind": inbound.kind.value,
         "text": inbound.text,
-        "files": _dumps([f.to_json() for f in inbound.files]),
+        "files": _dumps([f.to_json() for f in inbound.files]) if inbound.files else "[]",
         "wants_context": inbound.wants_thread_context,
         "state": "pending",
         "received_at": now,

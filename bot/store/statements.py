@@ -66,6 +66,7 @@ class Statements:
         driver takes `$1` placeholders (asyncpg) rather than `?` (sqlite3)."""
         self.numbered = numbered
         self._enqueue: dict[int, str] = {}
+        self._leases: dict[int, str] = {}
         key: BindParameter[str] = bindparam("p_key", type_=String())
         owner: BindParameter[str] = bindparam("p_owner", type_=String())
         now: BindParameter[float] = bindparam("p_now", type_=Float())
@@ -114,9 +115,6 @@ class Statements:
             update(inbox)
             .where(inbox.c.id == bindparam("p_id", type_=Integer()), _WAITING)
             .values(state="claimed", turn_id=bindparam("p_turn", type_=String()), updated_at=now)
-        )
-        self.thread_leases = select(threads.c.key, threads.c.lease_owner, threads.c.lease_expires).where(
-            threads.c.key.in_(bindparam("p_keys", expanding=True))
         )
         self.queued_threads = (
             select(inbox.c.thread_key)
@@ -213,22 +211,32 @@ class Statements:
         """The inbox INSERT of `rows` rows (parameters: INBOX_COLUMNS, row after row), returning the
         id, channel and ts of each row stored; a row whose (channel, ts) is stored already is skipped.
 
-        Written as SQL for the driver, not built by SQLAlchemy: in a burst the inbox INSERT is what
-        every acknowledgement waits for, and SQLAlchemy's multi-row INSERT spent two thirds of its
-        time in Python preparing parameters (about 1.3 of 2 ms for 130 rows), holding the GIL the
-        event loop needs to read the rest of the burst. Both dialects accept this statement as is."""
+        This and `thread_leases` are written as SQL for the driver, not built by SQLAlchemy: in a
+        burst they are what every acknowledgement waits for, and SQLAlchemy's multi-row INSERT
+        spent two thirds of its time in Python preparing parameters (about 1.3 of 2 ms for 130
+        rows), holding the GIL the event loop needs to read the rest of the burst. Both dialects
+        accept these statements as they are."""
         sql = self._enqueue.get(rows)
         if sql is None:
-            width = len(INBOX_COLUMNS)
-            if self.numbered:
-                values = ", ".join(
-                    "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
-                )
-            else:
-                values = ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)
             sql = (
-                f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) VALUES {values} "
+                f"INSERT INTO inbox ({', '.join(INBOX_COLUMNS)}) VALUES {self._values(rows, len(INBOX_COLUMNS))} "
                 "ON CONFLICT (channel_id, ts) DO NOTHING RETURNING id, channel_id, ts"
             )
             self._enqueue[rows] = sql
         return sql
+
+    def thread_leases(self, keys: int) -> str:
+        """key, lease_owner and lease_expires of the threads among `keys` thread keys."""
+        sql = self._leases.get(keys)
+        if sql is None:
+            sql = f"SELECT key, lease_owner, lease_expires FROM threads WHERE key IN {self._values(1, keys)}"
+            self._leases[keys] = sql
+        return sql
+
+    def _values(self, rows: int, width: int) -> str:
+        """`(?, ?), (?, ?)` for 2 rows of 2, or `($1, $2), ($3, $4)` for asyncpg."""
+        if self.numbered:
+            return ", ".join(
+                "(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)
+            )
+        return ", ".join(["(" + ", ".join("?" * width) + ")"] * rows)

@@ -88,6 +88,20 @@ async def test_a_batch_larger_than_one_insert_is_stored_whole_and_once(store: St
     ]
 
 
+async def test_a_batch_over_more_threads_than_one_statement_takes_claims_them_all(store: Store) -> None:
+    await store.enqueue(msg("100.000001", "hello"))
+    held = await claim(store, "b")  # one thread of the batch is busy
+    keys = [KEY] + [ThreadKey("T1", "C1", f"{300 + n}.000001") for n in range(2 * ENQUEUE_CHUNK)]
+    results = await asyncio.gather(
+        *(store.enqueue(msg(f"{k.thread_ts[:-1]}2", key=k), claim_for="a") for k in keys)
+    )
+    assert all(r.new for r in results)
+    assert results[0].thread_busy and not any(r.thread_busy for r in results[1:])
+    starts = [await r.claimed for r in results[1:] if r.claimed is not None]
+    assert len(starts) == len(keys) - 1 and all(s is not None and s.turn_id for s in starts)
+    await finish(store, held, "b")
+
+
 async def test_claims_in_thread_order_and_one_owner_at_a_time(store: Store) -> None:
     for ts, text in [("100.000003", "third"), ("100.000001", "first"), ("100.000002", "second")]:
         await store.enqueue(msg(ts, text))
