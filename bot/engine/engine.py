@@ -83,8 +83,10 @@ class Engine:
         received = time.monotonic()
         key = inbound.key
         # With no worker on the thread, the store may claim its turn along with storing the message
-        # (see Store.enqueue); until it answers, other kicks of the thread wait (see kick).
-        claim = self._accepting and key not in self._workers
+        # (see Store.enqueue); until it answers, other kicks of the thread wait (see kick). Not while
+        # other replicas run: a turn claimed here would skip the worker's look for earlier messages
+        # of the thread a dead replica never stored, and answer this one before them.
+        claim = self._accepting and key not in self._workers and not self._peers
         if claim:
             self._claiming[key] = self._claiming.get(key, 0) + 1
         try:

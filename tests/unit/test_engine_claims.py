@@ -9,15 +9,16 @@ turn that no worker runs would keep its messages claimed for ever: nobody would 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any, cast
 
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
 from bot.engine.engine import Engine
 from bot.engine.turn import TurnControl, TurnRunner
-from bot.model import Inbound, InboundKind, ThreadKey, TurnOutcome
+from bot.model import Inbound, InboundKind, ThreadKey, TurnOutcome, Usage
 from bot.slack.surface import SlackSurface
-from bot.store import Enqueued, Store, TurnStart
+from bot.store import Enqueued, Store, TurnStart, open_store
 from bot.store.arrivals import Arrivals
 from bot.store.repository import InboxItem, ThreadState
 
@@ -119,3 +120,48 @@ async def test_a_turn_claimed_by_a_later_batch_is_run() -> None:
 async def test_a_turn_claimed_by_the_first_batch_is_run() -> None:
     runner, _ = await run_claims(turn("t1", "100.000001"), None)
     assert runner.ran[0] == ("t1", ["100.000001"])
+
+
+def reply(ts: str) -> Inbound:
+    return Inbound(KEY, ts, "U1", f"message {ts}", InboundKind.MESSAGE)
+
+
+class LostDeliverySlack(FakeSlack):
+    """A thread where one reply was posted but never delivered (its replica died): Slack has it."""
+
+    def __init__(self, lost: Inbound) -> None:
+        self.lost = lost
+        self.asked: list[str] = []
+
+    async def missed_messages(self, key: ThreadKey, after_ts: str, known: set[str]) -> list[Inbound]:
+        self.asked.append(after_ts)
+        return [self.lost] if self.lost.ts not in known and float(self.lost.ts) > float(after_ts) else []
+
+
+async def test_with_other_replicas_a_reply_waits_for_an_earlier_lost_delivery(tmp_path: Path) -> None:
+    """With peers, a reply's turn is not claimed with the reply: the worker first asks Slack for
+    replies a dead replica never stored, so an earlier message is not answered after a later one."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path}/bot.db", lease_seconds=30)
+    await store.enqueue(inbound("100.000001"))
+    first = await store.start_turn(KEY, "me")
+    assert first is not None and first.turn_id is not None
+    await store.finish_turn(
+        first.turn_id, KEY, owner="me", outcome="answered", user_id="U1", model="m", turn_usage=Usage()
+    )
+    slack, runner = LostDeliverySlack(reply("100.000003")), FakeRunner()
+    engine = Engine(
+        Settings.model_construct(max_concurrent_turns=4),
+        store,
+        cast(SlackSurface, slack),
+        cast(ClaudeApi, None),
+        cast(TurnRunner, runner),
+    )
+    assert engine._peers  # another replica was seen (the default until the first heartbeat)
+    try:
+        await engine.submit(reply("100.000004"), in_conversation_only=True)
+        await asyncio.wait_for(runner.done.wait(), 5)
+        assert slack.asked == ["100.000001"]
+        assert [ts for _, ts in runner.ran] == [["100.000003", "100.000004"]]
+    finally:
+        await engine.shutdown(grace_seconds=5)
+        await store.close()
