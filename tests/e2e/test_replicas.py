@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 import sys
@@ -26,13 +27,17 @@ from tests.harness import BotProcess, free_port
 FAST = {"slack_rate_limits": "off"}
 THREADS = 20
 ROUNDS = 5  # 20 threads x 5 messages = 100 messages
+KILL_ROUND = 2
 TOKEN = re.compile(r"\bt\d+m\d+\b")
 
 
 def echo_tokens(request: ModelRequest) -> list[Step]:
-    """Answer every message of the turn by its token, after a pause (so replicas are caught mid-turn)."""
+    """Answer every message of the turn by its token, after a pause (so replicas are caught mid-turn):
+    a long one for the round during which a replica is killed, so the kill lands inside a turn even
+    when the replica's log, which tells the test a turn started, is read late."""
     tokens = TOKEN.findall(request.last_user_text)
-    return [Delay(0.4), Say("Answered: " + " ".join(tokens))]
+    pause = 2.0 if any(t.endswith(f"m{KILL_ROUND}") for t in tokens) else 0.4
+    return [Delay(pause), Say("Answered: " + " ".join(tokens))]
 
 
 @pytest.fixture
@@ -64,22 +69,24 @@ async def converse(slack: SlackEmulator, kill: BotProcess, claude: AnthropicEmul
     """Post 100 messages over 20 threads; SIGKILL `kill` mid-turn, mid-way. Returns the thread roots."""
     roots: dict[int, str] = {}
     for j in range(ROUNDS):
+        seen = len(kill.lines)
         for i in range(THREADS):
             if j == 0:
                 roots[i] = await slack.post_message("ana", "general", f"t{i}m{j}", mention_bot=True)
             else:
                 await slack.post_message("ben", "general", f"t{i}m{j}", thread_ts=roots[i])
-        if j == 2:
-            # Kill the replica while it has a turn started and not finished.
-            await kill.wait_until(running_turn, timeout=20)
+        if j == KILL_ROUND:
+            # Kill the replica while it has a turn of this round started and not finished.
+            await kill.wait_until(functools.partial(running_turn, since=seen), timeout=20)
             await kill.kill()
         await asyncio.sleep(0.3)  # the scenario: people keep writing while turns run
     return roots
 
 
-def running_turn(lines: list[str]) -> bool:
-    started = {m for line in lines for m in re.findall(r"turn (\w+) in .* started", line)}
-    ended = {m for line in lines for m in re.findall(r"turn (\w+) in .* ended", line)}
+def running_turn(lines: list[str], since: int = 0) -> bool:
+    """A turn started in `lines[since:]` and not ended."""
+    started = {m for line in lines[since:] for m in re.findall(r"turn (\w+) in .* started", line)}
+    ended = {m for line in lines[since:] for m in re.findall(r"turn (\w+) in .* ended", line)}
     return bool(started - ended)
 
 
@@ -137,7 +144,12 @@ async def assert_exactly_once_in_order(
         await asyncio.sleep(0.25)
     for i, root in roots.items():
         tokens = answered_tokens(slack, root)
-        assert tokens == [f"t{i}m{j}" for j in range(ROUNDS)], (i, tokens, deliveries(slack, f"t{i}m"))
+        if tokens != [f"t{i}m{j}" for j in range(ROUNDS)]:
+            answers = [(m.ts, m.text) for m in bot_messages(slack, "general", root)]
+            pytest.fail(
+                f"thread {i} answered out of order: {tokens}\nanswers: {answers}\n"
+                f"deliveries: {deliveries(slack, f't{i}m')}\nstore: {await store_rows(pg_url, root)}"
+            )
     assert max(claude.max_in_flight_per_container.values()) == 1
 
 

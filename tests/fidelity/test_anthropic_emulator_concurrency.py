@@ -8,7 +8,6 @@ from typing import Any
 
 import aiohttp
 import anthropic
-import pytest
 
 from tests.emulators.anthropic import AnthropicEmulator, Latency, Say
 from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL
@@ -67,6 +66,8 @@ async def test_streams_keep_their_schedule_under_load(emu: AnthropicEmulator) ->
         await asyncio.gather(*(one(s) for _ in range(300)))
     ttft = sorted(r.time_to_first_token or 0 for r in emu.requests)
     total = sorted(r.duration or 0 for r in emu.requests)
-    assert statistics.median(ttft) == pytest.approx(0.5, abs=0.15)
-    assert statistics.median(total) == pytest.approx(1.0, abs=0.2)
+    # Bounds that hold on a loaded 2-core machine (the test's 300 clients share this event loop),
+    # yet fail if the emulator served streams one after another or ignored the latency profile.
+    assert 0.45 <= statistics.median(ttft) <= 0.85
+    assert 0.9 <= statistics.median(total) <= 1.4
     assert total[-1] < 2.0  # no stream starved (the schedule alone takes 1.0 s)
