@@ -33,8 +33,12 @@ from bot.config import data_dir_for
 
 T = TypeVar("T")
 _WRITE = "bot_write"
-URGENT = 0
-NORMAL = 1
+# Priorities of work in the SQLite thread (lower first): the inbox, which Slack's acknowledgements
+# wait for; then what a person is waiting to see (a turn's first post and its final save, each
+# committed before Slack shows it); then everything else.
+INBOX = 0
+ANSWER = 1
+NORMAL = 2
 
 
 class _SqliteThread:
@@ -89,12 +93,13 @@ class Database:
         else:
             self._async = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
-    async def write(self, fn: Callable[[Connection], T], *, urgent: bool = False) -> T:
-        """Run `fn` in a write transaction (committed on return, rolled back on error)."""
+    async def write(self, fn: Callable[[Connection], T], *, priority: int = NORMAL) -> T:
+        """Run `fn` in a write transaction (committed on return, rolled back on error); `priority`
+        orders it in the SQLite thread (PostgreSQL runs transactions side by side)."""
         if self._async is not None:
             async with self._async.begin() as conn:
                 return await conn.run_sync(fn)
-        return await self._in_thread(URGENT if urgent else NORMAL, lambda: self._sqlite(fn, True))
+        return await self._in_thread(priority, lambda: self._sqlite(fn, True))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._async is not None:

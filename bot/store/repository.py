@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection
 
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store.arrivals import Arrivals
-from bot.store.database import Database
+from bot.store.database import ANSWER, INBOX, Database
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
 from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
 
@@ -214,7 +214,7 @@ class Store:
         conditional = set(rows) - anyway
         inserted, busy, starts = await self.db.write(
             lambda conn: self._insert_tx(conn, rows, conditional, owners, now, claim_inline=claim_inline),
-            urgent=True,
+            priority=INBOX,
         )
         loop = asyncio.get_running_loop()
         new_rows: dict[str, list[dict[str, Any]]] = {}
@@ -542,7 +542,9 @@ class Store:
 
     async def mark_posted(self, turn_id: str) -> None:
         """People can now see part of this turn's answer; from here on it must never be re-run."""
-        await self.db.write(lambda conn: conn.execute(self.sql.mark_posted, {"p_turn": turn_id}))
+        await self.db.write(
+            lambda conn: conn.execute(self.sql.mark_posted, {"p_turn": turn_id}), priority=ANSWER
+        )
 
     async def finish_turn(
         self,
@@ -753,7 +755,7 @@ class Store:
             if container_id is not None or forget_container:
                 conn.execute(sql.keep_container, p)
 
-        await self.db.write(tx)
+        await self.db.write(tx, priority=ANSWER)
 
     async def update_thread(self, key: ThreadKey, *, trimmed_blocks: int) -> None:
         values = {"trimmed_blocks": trimmed_blocks, "updated_at": time.time()}
