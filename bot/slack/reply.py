@@ -404,6 +404,9 @@ class ThreadReply:
             ):
                 self._msg.pieces.append(("card", chunk["id"]))
         while True:
+            # Taken before rendering: a message over the size limit is flattened into its text
+            # (its steps' lines included), after which the pieces not yet seen cannot be told apart.
+            unseen = self._changed_and_unseen()
             content, rest = self._render_fallback()
             if not content.strip() and not final:
                 return
@@ -420,23 +423,24 @@ class ThreadReply:
                 if not (final or rest):
                     return  # try again at the next flush
                 # No room (or no way) to edit at the end: what is not shown yet goes into a new message.
-                self._msg = _Message(pieces=self._unshown(content, rest))
+                self._msg = _Message(pieces=self._unshown(content, rest, unseen))
                 continue
             if done:
                 return
             # Full: the rest goes into a new message.
             self._msg = _Message(pieces=[("text", rest)])
 
-    def _unshown(self, content: str, rest: str) -> list[tuple[str, str]]:
-        """What a new message must hold because the current one (`content`) could not be edited."""
+    def _unshown(self, content: str, rest: str, unseen: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """What a new message must hold because the current one (`content`, with `rest` over the
+        size limit) could not be edited; `unseen`: its pieces not seen as they are now."""
         shown = self._msg.shown
         if not content.startswith(shown):
             # A step already shown changed its status: the new message says so in a line of its
-            # own instead of repeating everything.
-            return self._changed_and_unseen()
+            # own, then everything after what was shown, instead of repeating everything.
+            return unseen
         opener = render.open_fence(shown)
-        unseen = (opener + "\n" if opener else "") + content[len(shown) :]
-        return [("text", unseen)] + ([("text", rest)] if rest else [])
+        new_text = (opener + "\n" if opener else "") + content[len(shown) :]
+        return [("text", new_text)] + ([("text", rest)] if rest else [])
 
     def _changed_and_unseen(self) -> list[tuple[str, str]]:
         """The pieces of the current message that the person has not seen as they are now."""

@@ -160,3 +160,21 @@ async def test_text_an_edit_could_not_show_goes_into_a_new_message(
     text = bot_text(slack, "general", root)
     assert text.count("The first part is on screen.") == 1
     assert text.count("The last part could not be edited in.") == 1
+
+
+async def test_a_step_change_with_an_overflow_and_no_room_to_edit_loses_nothing(
+    slack: SlackEmulator, web: AsyncWebClient
+) -> None:
+    slack.fail_next("chat.startStream", error="not_allowed_token_type")
+    reply, root = await reply_in_thread(slack, web, {"chat.update": 0})
+    await say(
+        reply, TextDelta("Let me load your file."), StepStarted("s1", "python", "Run analysis", "print(1)")
+    )
+    await slack.wait_for(lambda: "Run analysis" in bot_text(slack, "general", root))
+    # At once: the step that is on screen finishes, and more text than one message holds arrives.
+    answer = "".join(SENTENCES[:280])
+    await say(reply, StepFinished("s1", StepStatus.DONE, stdout="1\n"), TextDelta(answer))
+    await reply.finish(closing=None, retry=False)
+    messages = bot_messages(slack, "general", root)
+    assert_each_once("".join(m.text for m in messages), answer)
+    assert any("✅ *Run analysis*" in m.text for m in messages[1:])
