@@ -218,11 +218,9 @@ def first_sent(slack: Slack) -> dict[str, float]:
     return sent
 
 
-def stream_threads(slack: Slack) -> dict[str, str]:
-    """Stream message ts -> the thread it answers."""
-    return {
-        c["response_ts"]: c["thread_ts"] for c in slack.calls if c["method"] == "chat.startStream" and c["ok"]
-    }
+def stream_threads(calls: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Stream message ts -> the thread it answers, for the streams started among `calls`."""
+    return {c["response_ts"]: c["thread_ts"] for c in calls if c["method"] == "chat.startStream" and c["ok"]}
 
 
 # --- scenarios --------------------------------------------------------------------------------------
@@ -293,12 +291,10 @@ async def overhead(threads: int, rounds: int, settings: dict[str, str]) -> dict[
         looked = 0
         while min(answered) < rounds:
             await r.slack.refresh()
-            for c in r.slack.calls[looked:]:
-                if not c["ok"]:
-                    continue
-                if c["method"] == "chat.startStream":
-                    streams[c["response_ts"]] = c["thread_ts"]
-                elif c["method"] == "chat.stopStream" and streams.get(c["ts"]) in thread_of:
+            new = r.slack.calls[looked:]
+            streams.update(stream_threads(new))
+            for c in new:
+                if c["method"] == "chat.stopStream" and c["ok"] and streams.get(c["ts"]) in thread_of:
                     counts[thread_of[streams[c["ts"]]]] += 1
             looked = len(r.slack.calls)
             now = time.monotonic()
@@ -324,7 +320,7 @@ async def overhead(threads: int, rounds: int, settings: dict[str, str]) -> dict[
             found = turn.findall(json.dumps((req.body or {}).get("messages", [])[-1:]))
             if found and req.done_at:
                 model[(int(found[-1][0]), int(found[-1][1]))] = (req.received_at, req.done_at)
-        streams = stream_threads(r.slack)
+        streams = stream_threads(r.slack.calls)
         final: dict[tuple[int, int], float] = {}
         seen = [0] * threads
         for c in r.slack.calls:
@@ -522,8 +518,8 @@ async def stop_latency(runs: int, settings: dict[str, str]) -> dict[str, Any]:
         later_requests = 0
         for i in range(runs):
             root = await r.slack.post("ana", f"run forever {i}", mention=True)
-            await r.until(lambda root=root: root in stream_threads(r.slack).values(), 30)  # type: ignore[misc]
-            stream = next(ts for ts, thread in stream_threads(r.slack).items() if thread == root)
+            await r.until(lambda root=root: root in stream_threads(r.slack.calls).values(), 30)  # type: ignore[misc]
+            stream = next(ts for ts, thread in stream_threads(r.slack.calls).items() if thread == root)
             await r.until_running_step(root)
             await asyncio.sleep(0.5)  # the scenario: stopped half a second into the run
             pressed = time.time()

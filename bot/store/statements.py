@@ -105,8 +105,6 @@ class Statements:
             .on_conflict_do_nothing(index_elements=["key"])
             .returning(threads.c.key)
         )
-        # executemany with RETURNING (SQLAlchemy's "insertmanyvalues"): one cached statement for any
-        # batch size, ten times cheaper than rendering a multi-row VALUES statement per batch.
         # A turn claims exactly the rows it was built from, by id. Claiming "every waiting row of the
         # thread" would also take a row another connection committed after the turn read its messages
         # (PostgreSQL's READ COMMITTED gives each statement a new snapshot): that message would be
