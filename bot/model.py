@@ -142,7 +142,20 @@ class ResponseRestarted:
     """The model response being streamed failed mid-way and is being requested again."""
 
 
-TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseRestarted
+@dataclass(frozen=True, slots=True)
+class TextWithdrawn:
+    """The last `chars` characters of answer text already emitted are not part of the answer.
+
+    Sent on a refusal: the API documents that a response ending in `stop_reason: "refusal"` is to be
+    treated as incomplete, so what it streamed must not stand as the answer. The Slack side removes
+    that text from what people see (where Slack allows) and from any answer file; `reason` is the one
+    line shown instead."""
+
+    chars: int
+    reason: str
+
+
+TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseRestarted | TextWithdrawn
 
 
 class TurnOutcome(StrEnum):
