@@ -1,0 +1,1 @@
+"""Governance: who may use the bot, what it may spend, what it costs (issue 13)."""
