@@ -20,7 +20,14 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.config import SettingsError, load_settings, readme_with_settings, settings_table
+from bot.config import (
+    SettingsError,
+    load_settings,
+    readme_with_settings,
+    redact_url,
+    settings_table,
+    url_password,
+)
 from bot.slack.errors import explain_exception
 
 log = logging.getLogger("bot")
@@ -52,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
 async def _run() -> int:
     settings = load_settings()
     logs.configure(settings.log_level, settings.log_format)
+    logs.register_secrets(
+        settings.slack_bot_token,
+        settings.slack_app_token,
+        settings.slack_signing_secret,
+        settings.anthropic_api_key,
+        url_password(settings.database_url),
+    )
     from bot.app import build
 
     stop = asyncio.Event()
@@ -69,7 +83,8 @@ async def _run() -> int:
         return 2
     except (SQLAlchemyError, OSError) as exc:
         print(
-            f"Cannot start: the database of DATABASE_URL cannot be opened ({type(exc).__name__}: {exc}).",
+            f"Cannot start: the database of DATABASE_URL cannot be opened ({type(exc).__name__}: "
+            f"{redact_url(str(exc))}).",
             file=sys.stderr,
         )
         return 2

@@ -137,7 +137,15 @@ async def build(settings: Settings) -> BotApp:
             name=str(auth.get("user") or "claude"),
         )
         allowed = frozenset(h.lower() for h in (settings.slack_api_host, *settings.slack_file_hosts) if h)
-        fetcher = SlackFileFetcher(client, session, token=settings.slack_bot_token, allowed_hosts=allowed)
+        # Plain http only to the configured API host, and only when it is configured so (the emulator).
+        plain = (
+            frozenset({settings.slack_api_host})
+            if settings.slack_api_url.startswith("http://")
+            else frozenset()
+        )
+        fetcher = SlackFileFetcher(
+            client, session, token=settings.slack_bot_token, allowed_hosts=allowed, plain_http_hosts=plain
+        )
         budget = RateBudget(enabled=settings.slack_rate_limits == "tiers")
         surface = SlackSurface(
             client,

@@ -8,6 +8,7 @@ names the variable and says what to put there, because a traceback is no help to
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -284,7 +285,7 @@ def load_settings(env_file: str | None = ".env") -> Settings:
                 shown = (
                     ""
                     if "token" in field or "key" in field or "secret" in field
-                    else f" ({err.get('input')!r})"
+                    else f" ({redact_url(str(err.get('input')))!r})"
                 )
                 problem = f"is invalid{shown}: {str(err.get('msg', '')).removeprefix('Value error, ')}"
             lines.append(f"Setting error: {_env_name(field)} {problem}. {hint}".rstrip())
@@ -323,6 +324,22 @@ def readme_with_settings(readme: str) -> str:
     if not start or not end:
         raise ValueError(f"the README has no {README_START} ... {README_END} section")
     return f"{head}{README_START}\n{settings_table()}{README_END}{tail}"
+
+
+def redact_url(value: str) -> str:
+    """`value` with the password of any URL in it replaced by `***` (for messages and logs)."""
+    return _URL_PASSWORD.sub(r"\1***\2", value)
+
+
+def url_password(url: str) -> str | None:
+    """The password in a URL (to mask it in the log), if there is one."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(@)", re.IGNORECASE)
 
 
 def data_dir_for(database_url: str) -> Path | None:

@@ -20,8 +20,24 @@ turn_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("turn", de
 SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]{6,}|xapp-[A-Za-z0-9-]{6,}|sk-ant-[A-Za-z0-9_-]{6,})")
 
 
+# Secrets without a recognisable shape (the signing secret, a database password), masked by value.
+_KNOWN: list[str] = []
+
+
+def register_secrets(*values: str | None) -> None:
+    """Mask these exact values wherever they would appear in the log."""
+    for value in values:
+        if value and len(value) >= 6 and value not in _KNOWN:
+            _KNOWN.append(value)
+    _KNOWN.sort(key=len, reverse=True)
+
+
 def mask(text: str) -> str:
-    return SECRET.sub(lambda m: m.group(0)[:5] + "…[redacted]", text)
+    text = SECRET.sub(lambda m: m.group(0)[:5] + "…[redacted]", text)
+    for value in _KNOWN:
+        if value in text:
+            text = text.replace(value, "…[redacted]")
+    return text
 
 
 class _ContextFilter(logging.Filter):

@@ -4,6 +4,13 @@ slack-platform.md §3: `url_private_download` needs the bot token (and `files:re
 answers HTTP 200 with an HTML sign-in page, which must not be mistaken for the file. Redirects are
 followed by hand because aiohttp drops the Authorization header on a cross-origin redirect, and the
 token is only ever sent to Slack's own hosts (plus the host of SLACK_API_URL, so the emulator works).
+
+Nothing else is ever requested: a file URL (or a redirect) that names another host, or plain http
+anywhere but the configured SLACK_API_URL host, is refused before any connection is made. File URLs
+come from event payloads; fetching whatever they name, even without the token, would let a forged or
+unexpected URL make the bot request internal addresses (server-side request forgery). Operators add
+hosts Slack really uses for them with SLACK_FILE_HOSTS. Downloads ask for `Accept-Encoding: identity`,
+so the size checks count the bytes that reach the sandbox, not a compressed transfer.
 """
 
 from __future__ import annotations
@@ -41,6 +48,20 @@ def is_slack_host(host: str, extra: frozenset[str]) -> bool:
     return host in extra or host in ("slack.com", "slack-files.com") or host.endswith(SLACK_HOST_SUFFIXES)
 
 
+def refusal(url: str, allowed_hosts: frozenset[str], plain_http_hosts: frozenset[str]) -> str | None:
+    """Why the bot must not request `url` (None: it may). `plain_http_hosts`: hosts reachable over
+    plain http, i.e. the configured SLACK_API_URL host when that is http (a local emulator)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return "it has no host"
+    if not is_slack_host(host, allowed_hosts):
+        return f"its host {host} is not one of Slack's (an operator can allow it with SLACK_FILE_HOSTS)"
+    if parts.scheme == "https" or (parts.scheme == "http" and host in plain_http_hosts):
+        return None
+    return f"it is not an https URL ({parts.scheme or 'no scheme'})"
+
+
 def human_size(size: float) -> str:
     for unit in ("bytes", "KB", "MB"):
         if size < 1024:
@@ -57,11 +78,13 @@ class SlackFileFetcher:
         *,
         token: str,
         allowed_hosts: frozenset[str],
+        plain_http_hosts: frozenset[str] = frozenset(),
     ) -> None:
         self.client = client
         self.session = session
         self.token = token
         self.allowed_hosts = allowed_hosts
+        self.plain_http_hosts = plain_http_hosts
 
     async def resolve(self, file: InboundFile) -> InboundFile:
         """Slack Connect sends `{id, file_access: "check_file_info"}` stubs: ask files.info."""
@@ -95,12 +118,15 @@ class SlackFileFetcher:
             )
         url = file.url
         for _ in range(MAX_REDIRECTS + 1):
-            host = urlsplit(url).hostname or ""
-            headers = (
-                {"Authorization": f"Bearer {self.token}"} if is_slack_host(host, self.allowed_hosts) else {}
-            )
+            refused = refusal(url, self.allowed_hosts, self.plain_http_hosts)
+            if refused is not None:
+                log.error("not downloading file %s: %s", file.slack_file_id, refused)
+                raise FileRejected(f"I didn't download `{file.name}`: {refused}.")
+            headers = {"Authorization": f"Bearer {self.token}", "Accept-Encoding": "identity"}
             try:
-                resp = await self.session.get(url, headers=headers, allow_redirects=False)
+                resp = await self.session.get(
+                    url, headers=headers, allow_redirects=False, auto_decompress=False
+                )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 log.error("downloading file %s from Slack failed: %r", file.slack_file_id, exc)
                 raise FileRejected(_broke_off(file)) from exc
@@ -120,6 +146,17 @@ class SlackFileFetcher:
                         f"I couldn't download `{file.name}`: Slack sent its sign-in page instead of the file, "
                         "which means the app lacks the `files:read` permission or access to this file. Ask a "
                         "workspace admin to add `files:read` and reinstall the app."
+                    )
+                if resp.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
+                    # Asked for identity: compressed bytes would pass the size checks and reach the
+                    # sandbox as something other than the file.
+                    log.error(
+                        "file %s came with Content-Encoding %s",
+                        file.slack_file_id,
+                        resp.headers["Content-Encoding"],
+                    )
+                    raise FileRejected(
+                        f"I couldn't download `{file.name}` as it is (Slack sent it compressed)."
                     )
                 declared = resp.content_length
                 if declared is not None and declared > max_bytes:

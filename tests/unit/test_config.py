@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Settings, SettingsError, load_settings, readme_with_settings
+from bot import logs
+from bot.config import Settings, SettingsError, load_settings, readme_with_settings, redact_url, url_password
 
 ROOT = Path(__file__).parent.parent.parent
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ANTHROPIC_API_KEY": "sk-ant-1"}
@@ -73,3 +74,36 @@ def test_errors_are_one_clear_line_each(
     assert all(
         "\n" not in text and "sk-ant-1" not in text and "xoxp-user" not in text for text in raised.value.lines
     )
+
+
+def test_an_invalid_database_url_is_shown_without_its_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in GOOD.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setenv("DATABASE_URL", "postgres://bot:hunter2secret@db.internal/bot")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env_file=None)
+    line = "\n".join(caught.value.lines)
+    assert "DATABASE_URL is invalid ('postgres://bot:***@db.internal/bot')" in line
+    assert "hunter2secret" not in line
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql+asyncpg://u:p4ss@h:5432/db", "postgresql+asyncpg://u:***@h:5432/db"),
+        (
+            "could not reach postgresql://u:p@h/db (timeout)",
+            "could not reach postgresql://u:***@h/db (timeout)",
+        ),
+        ("sqlite+aiosqlite:///./data/bot.db", "sqlite+aiosqlite:///./data/bot.db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ],
+)
+def test_redact_url(text: str, shown: str) -> None:
+    assert redact_url(text) == shown
+
+
+def test_the_log_masks_registered_secrets_by_value() -> None:
+    logs.register_secrets("0123456789abcdef0123456789abcdef", None, "")
+    assert logs.mask("signing secret 0123456789abcdef0123456789abcdef!") == "signing secret …[redacted]!"
+    assert url_password("postgresql+asyncpg://u:p4ss@h/db") == "p4ss"
