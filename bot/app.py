@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +23,7 @@ from bot import metrics
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
 from bot.engine import Engine, TurnRunner, new_owner_id
+from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
 from bot.slack.errors import error_code
 from bot.slack.files_in import SlackFileFetcher
 from bot.slack.intake import Intake
@@ -90,7 +90,12 @@ class BotApp:
     intake: Intake
     socket_handler: SocketHandler | None = None
     http_runner: web.AppRunner | None = None
+    metrics_runner: web.AppRunner | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.readiness = Readiness(self.store.ping)
+        self.gauges = GaugeRefresher(self.store.pending_count)
 
     async def serve(self) -> None:
         """Connect to Slack and start the HTTP server; returns once everything is up."""
@@ -98,6 +103,12 @@ class BotApp:
         port = self.settings.http_port
         if port is not None:
             self.http_runner = await start_http(self, port)
+        if self.settings.metrics_port is not None:
+            self.metrics_runner = await start_metrics(
+                self, self.settings.metrics_host, self.settings.metrics_port
+            )
+        if port is not None or self.metrics_runner is not None:
+            self.gauges.start()
         if self.settings.socket_mode:
             assert self.settings.slack_app_token is not None
             self.socket_handler = SocketHandler(self.bolt, self.settings.slack_app_token, self.intake)
@@ -109,8 +120,10 @@ class BotApp:
     async def close(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
-        if self.http_runner is not None:
-            await self.http_runner.cleanup()
+        for runner in (self.http_runner, self.metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
+        await self.gauges.stop()
         await self.engine.shutdown(grace_seconds)
         await self.claude.close()
         await self.session.close()
@@ -219,38 +232,22 @@ async def build(settings: Settings) -> BotApp:
 
 
 async def start_http(bot: BotApp, port: int) -> web.AppRunner:
+    """The public port: Slack's events (HTTP mode), health, readiness, and /metrics behind its token."""
+
     async def events(request: web.Request) -> web.Response:
         bolt_request = await to_bolt_request(request)
         response = await bot.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 
-    async def prometheus(_: web.Request) -> web.Response:
-        try:
-            async with asyncio.timeout(2):
-                metrics.INBOX_DEPTH.set(await bot.store.pending_count())
-        except Exception as exc:
-            log.warning("inbox depth unavailable: %s", type(exc).__name__)
-        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8")
-
-    async def healthz(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def readyz(_: web.Request) -> web.Response:
-        try:
-            async with asyncio.timeout(2):
-                await bot.store.ping()
-        except Exception as exc:
-            log.warning("not ready: the database is unreachable (%s)", type(exc).__name__)
-            return web.Response(status=503, text="database unreachable")
-        return web.Response(text="ready")
-
     app = web.Application()
     if not bot.settings.socket_mode:
         app.router.add_post("/slack/events", events)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", prometheus)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", port).start()
-    return runner
+    health_routes(app, bot.readiness, metrics_token=bot.settings.metrics_token, open_metrics=False)
+    return await start_site(app, "0.0.0.0", port)
+
+
+async def start_metrics(bot: BotApp, host: str, port: int) -> web.AppRunner:
+    """METRICS_PORT: /metrics without a token, for a scraper that can reach this (local) address."""
+    app = web.Application()
+    health_routes(app, bot.readiness, metrics_token=None, open_metrics=True)
+    return await start_site(app, host, port)

@@ -66,8 +66,25 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=65535,
-        description="HTTP port: `/slack/events` in HTTP mode, plus `/healthz`, `/readyz` and `/metrics`. "
-        "Defaults to 3000 in HTTP mode; in Socket Mode the HTTP server runs only when it is set.",
+        description="HTTP port: `/slack/events` in HTTP mode, plus `/healthz`, `/readyz` and `/metrics` "
+        "(with `METRICS_TOKEN`). Defaults to 3000 in HTTP mode; in Socket Mode the HTTP server runs only "
+        "when it is set.",
+    )
+
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve `/metrics` (with `/healthz` and `/readyz`) without a token on this port of "
+        "`METRICS_HOST`. On `PORT`, `/metrics` needs `METRICS_TOKEN`.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1", description="Address `METRICS_PORT` listens on (`0.0.0.0` for every interface)."
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token for `/metrics` on `PORT` (`Authorization: Bearer <token>`); without it "
+        "`/metrics` is not served on `PORT`.",
     )
 
     # --- Claude ----------------------------------------------------------------------------------

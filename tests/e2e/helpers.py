@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.emulators.anthropic import RequestRecord
@@ -55,3 +57,13 @@ async def wait_finished(
         lambda: finished(slack, channel, ts, count), timeout=timeout, what=f"{count} finished answer(s)"
     )
     return bot_text(slack, channel, ts)
+
+
+async def poll_until(check: Callable[[], Awaitable[bool]], *, timeout: float, every: float = 0.2) -> None:
+    """Ask an outside party (an HTTP endpoint) until it says yes; fails after `timeout` seconds.
+    For state the emulators do not see change; emulator state is waited on with `wait_for`."""
+    async with asyncio.timeout(timeout):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(every)

@@ -37,9 +37,11 @@ async def test_mention_is_answered_in_its_thread(
 async def test_structured_logs_and_metrics(
     slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
 ) -> None:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     claude.model = Script([[Python("print(1)"), Say("Done.")]])
-    bot = await start_bot(log_format="json", port=str(port))
+    bot = await start_bot(
+        log_format="json", port=str(port), metrics_port=str(metrics_port), metrics_token="scrape-me-please"
+    )
     root = await slack.post_message("ana", "general", "count", mention_bot=True)
     await wait_finished(slack, "general", root)
     await bot.wait_for_line("ended: answered")
@@ -47,8 +49,23 @@ async def test_structured_logs_and_metrics(
     turn_lines = [e for e in entries if "turn" in e]
     assert turn_lines and all(e["thread"].endswith(root) for e in turn_lines)
     assert any("ended: answered" in e["message"] for e in turn_lines)
-    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
-        text = await resp.text()
+    async with aiohttp.ClientSession() as http:
+        # On the public port, usage figures need the bearer token.
+        async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+            assert resp.status == 401
+        async with http.get(
+            f"http://127.0.0.1:{port}/metrics", headers={"Authorization": "Bearer wrong-token-here"}
+        ) as resp:
+            assert resp.status == 401
+        headers = {"Authorization": "Bearer scrape-me-please"}
+        async with http.get(f"http://127.0.0.1:{port}/metrics", headers=headers) as resp:
+            assert resp.status == 200
+            assert await resp.text() == (public := await resp.text())
+        # METRICS_PORT serves them without a token, on the local address only.
+        async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+            assert resp.status == 200
+            text = await resp.text()
+    assert "bot_turns_total" in public
     assert 'bot_turns_total{outcome="answered"} 1.0' in text
     assert "bot_first_feedback_seconds_count 1.0" in text
     output_tokens = re.search(r'^bot_tokens_total\{kind="output"\} (\S+)$', text, re.M)

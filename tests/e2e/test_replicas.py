@@ -17,7 +17,7 @@ import pytest
 from tests import postgres
 from tests.balancer import Balancer
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_messages
+from tests.e2e.helpers import bot_messages, poll_until
 from tests.emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, Say, Step
 from tests.emulators.slack import SlackEmulator
 from tests.harness import BotProcess, free_port
@@ -264,8 +264,13 @@ async def test_readiness_follows_the_database_and_a_stale_schema_is_refused(
             async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
                 assert r.status == 200
             await postgres.drop_database(name)
-            async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
-                assert r.status == 503
+
+            async def not_ready() -> bool:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    return r.status == 503
+
+            # Readiness is re-checked every couple of seconds, not on every probe.
+            await poll_until(not_ready, timeout=10)
             async with http.get(f"http://127.0.0.1:{port}/healthz") as r:
                 assert r.status == 200
     finally:
