@@ -34,6 +34,11 @@ class ToolContext:
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[str | dict[str, Any] | list[Any]]]
 
 
+class ToolFailed(Exception):
+    """A tool's expected refusal (bad input, not allowed): its message is the error Claude reads,
+    and the log gets one line, not a stack trace."""
+
+
 @dataclass(frozen=True)
 class _Tool:
     name: str
@@ -91,6 +96,9 @@ class ToolRegistry:
                 value = await tool.handler(ctx, tool_input)
         except TimeoutError:
             return ToolOutput(f"The tool {name} took too long and was cancelled.", is_error=True)
+        except ToolFailed as exc:
+            log.info("tool %s refused: %s", name, exc)
+            return ToolOutput(str(exc), is_error=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
