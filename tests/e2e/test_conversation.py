@@ -105,6 +105,27 @@ async def test_pause_turn_programmatic_and_direct_tool_calls(
     assert [b["type"] for b in ptc_result["content"]] == ["tool_result"]
 
 
+async def test_a_tool_call_without_arguments_goes_back_with_an_empty_input(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """Tool blocks that start without `input` (the docs' streaming example) and a call with no
+    arguments (no input fragments): the paused turn goes back to the API with `input: {}`, which it
+    requires, so the cell gets its result and the answer comes."""
+    claude.tool_start_input = False
+    cell = "import json\nmsgs = json.loads(await thread_history({}))\nprint(len(msgs))"
+    claude.model = Script([[Python(cell), Say(said_output)]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "how many messages?", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    assert "The result is 2." in text
+    assert [r.status for r in claude.requests] == [200, 200]
+    paused = sent(claude.requests[1])["messages"][-2]["content"]
+    assert [b["input"] for b in paused if b["type"] in ("tool_use", "server_tool_use")] == [
+        {"code": cell},
+        {},
+    ]
+
+
 async def test_expired_container_is_replaced_once_with_a_notice(
     slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
 ) -> None:

@@ -88,6 +88,8 @@ class AnthropicEmulator:
         self.ping_interval_s = 10.0
         self.max_file_bytes = DEFAULT_MAX_FILE_BYTES
         self.persist_repl_without_ptc = False
+        self.tool_start_input = True
+        """``False``: tool blocks start without ``input`` (the docs' streaming example), see README."""
         self.record_events = False
         """Keep every SSE event in ``RequestRecord.events`` (memory-hungry under load)."""
         # Observations.
@@ -246,6 +248,7 @@ class AnthropicEmulator:
             ping_interval_s=self.ping_interval_s,
             context_window=self.context_window,
             persist_repl_without_ptc=self.persist_repl_without_ptc,
+            tool_start_input=self.tool_start_input,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
