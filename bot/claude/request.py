@@ -66,6 +66,9 @@ are installed), and each Python cell may run up to 90 seconds.
 their Slack file names (a name that was already taken in this thread gets a " (2)" suffix). The \
 message lists the new ones; list the directory to see what is there. Look at a file before \
 analysing it: its shape, columns, types and a few rows; never print a whole large table.
+- Images and PDFs people attach are also shown to you directly, in their own message only: in later \
+turns a line of text stands in for each. When you need one again, open the file in the sandbox \
+(Pillow for images, pypdf or pdfplumber for PDFs).
 - Only files at the top level of the directory named by `OUTPUT_DIR` (a fresh, empty one for every \
 code run) are posted to the thread when you finish, so save them there in the code run that creates \
 them. In Python, read it with `os.environ.get("OUTPUT_DIR")`; if that is not set, save the file \

@@ -39,6 +39,7 @@ from .records import RequestRecord
 from .script import ModelFn, echo_model
 from .sse import JsonSink, SseSink
 from .validation import Validator
+from .visuals import VisualLimits
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ class AnthropicEmulator:
         self._runner: web.AppRunner | None = None
         self._registry: ContainerRegistry | None = None
         self._files: FileStore | None = None
+        self._visuals: VisualLimits | None = None
         self._engine: Engine | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -124,6 +126,7 @@ class AnthropicEmulator:
             self._root, self._container_ttl_s, self.now, lambda: self.checkpoint_idle_s
         )
         self._files = FileStore(self._root / "files", lambda: self.max_file_bytes)
+        self._visuals = VisualLimits(self._files)
         self._engine = Engine(
             files=self._files, containers=self._registry, settings=self._settings, model=lambda: self.model
         )
@@ -346,6 +349,8 @@ class AnthropicEmulator:
             parsed = messages.parse(
                 body, api_version=request.headers["anthropic-version"], file_exists=self._file_exists
             )
+            assert self._visuals is not None
+            await self._visuals.check(parsed, self.context_window)
             container = self._resolve_container(parsed)
             if container is not None:
                 record.container_id = container.id
