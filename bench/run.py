@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios
+from bench import cache_ttl, scenarios
 
 # The load scenarios measure the bot, not Slack's rate tiers (which the emulator does not enforce in
 # them; in a real workspace 200 simultaneous streams would exceed Tier 2): the bot relies on 429s only.
@@ -70,6 +70,11 @@ def plan(
             lambda: scenarios.cache_reads(n(10, 3), DEFAULTS),
             DEFAULTS,
             {"cache_read_share_from_turn_2": ">= 0.8"},
+        ),
+        "cache_ttl": (
+            lambda: cache_ttl.cache_ttl(n(10, 3), 600.0, DEFAULTS),
+            DEFAULTS,
+            {},
         ),
         "stop": (
             lambda: scenarios.stop_latency(n(5, 1), DEFAULTS),

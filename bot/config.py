@@ -154,10 +154,14 @@ class Settings(BaseSettings):
     max_files_per_turn: int = Field(default=20, ge=1, description="Most attachments taken in per turn.")
     max_turn_mb: float = Field(default=1000.0, gt=0, description="Most attachment bytes per turn, in MB.")
     images_as_blocks: bool = Field(
-        default=True, description="Also show attached images to Claude directly (not only as files)."
+        default=True,
+        description="Also show attached images to Claude directly (not only as files), in the turn they "
+        "are attached, within the API's limits.",
     )
     pdfs_as_blocks: bool = Field(
-        default=True, description="Also show attached PDFs to Claude directly (not only as files)."
+        default=True,
+        description="Also show attached PDFs to Claude directly (not only as files), in the turn they are "
+        "attached, within the API's page limit and the room left in the context budget.",
     )
     file_retention_days: float | None = Field(
         default=None,

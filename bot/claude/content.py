@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.claude import visuals
 from bot.claude.request import Block, author_line
-
-# What the Messages API shows directly (anthropic docs: image and PDF support); other types are
-# only files in the sandbox.
-IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
-MAX_IMAGE_BLOCK_BYTES = 5 * 1024 * 1024
-MAX_PDF_BLOCK_BYTES = 32 * 1024 * 1024
 
 _UNSAFE = re.compile(r'[<>:"|?*\\/\x00-\x1f\x7f]')
 
@@ -23,6 +18,14 @@ class SandboxFile:
     name: str  # the name in $INPUT_DIR
     mimetype: str
     size: int
+    width: int | None = None  # images: read from the file (bot/media.py)
+    height: int | None = None
+    pages: int | None = None  # PDFs
+
+    def visual(self) -> visuals.Visual:
+        return visuals.Visual(
+            self.file_id, self.name, self.mimetype, self.size, self.width, self.height, self.pages
+        )
 
 
 @dataclass(frozen=True)
@@ -53,18 +56,14 @@ def safe_name(name: str, taken: Iterable[str]) -> str:
         n += 1
 
 
-def file_blocks(files: Sequence[SandboxFile], *, images: bool, pdfs: bool) -> list[Block]:
-    """`container_upload` puts each file in `$INPUT_DIR` (reference §2.2); images and PDFs are also
-    shown to Claude directly, by the same Files API id."""
+def file_blocks(files: Sequence[SandboxFile], shown: Mapping[str, Block] | None = None) -> list[Block]:
+    """`container_upload` puts each file in `$INPUT_DIR` (reference §2.2); the images and PDFs in
+    `shown` (see `visuals.choose`) are also shown to Claude directly, by the same Files API id."""
     blocks: list[Block] = []
     for f in files:
         blocks.append({"type": "container_upload", "file_id": f.file_id})
-        if images and f.mimetype in IMAGE_TYPES and f.size <= MAX_IMAGE_BLOCK_BYTES:
-            blocks.append({"type": "image", "source": {"type": "file", "file_id": f.file_id}})
-        elif pdfs and f.mimetype == "application/pdf" and f.size <= MAX_PDF_BLOCK_BYTES:
-            blocks.append(
-                {"type": "document", "source": {"type": "file", "file_id": f.file_id}, "title": f.name}
-            )
+        if shown and f.file_id in shown:
+            blocks.append(shown[f.file_id])
     return blocks
 
 
@@ -88,8 +87,14 @@ def user_content(
     notes: Sequence[str] = (),
     images: bool = True,
     pdfs: bool = True,
+    visual_budget_tokens: int,
 ) -> list[Block]:
-    """One user message for everything people wrote since the last turn, in order."""
+    """One user message for everything people wrote since the last turn, in order. Images and PDFs
+    are shown within the API's limits and `visual_budget_tokens` (see `visuals`), the others are
+    named in a note."""
+    shown, not_shown = visuals.choose(
+        [f.visual() for f in files], images=images, pdfs=pdfs, budget_tokens=visual_budget_tokens
+    )
     lines: list[str] = []
     if context:
         lines += [context, ""]
@@ -97,10 +102,10 @@ def user_content(
         lines.append(f"{author_line(s.author, s.user_id)} {s.text}".rstrip())
     if files:
         lines += ["", describe_files(files)]
-    for note in notes:
+    for note in [*notes, *not_shown]:
         lines += ["", f"(Note from the Slack bot: {note})"]
     text = "\n".join(lines).strip() or "(no text)"
-    return [*file_blocks(files, images=images, pdfs=pdfs), {"type": "text", "text": text}]
+    return [*file_blocks(files, shown), {"type": "text", "text": text}]
 
 
 def thread_context(earlier: Sequence[Said]) -> str:

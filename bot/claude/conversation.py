@@ -22,8 +22,9 @@ from bot.model import Notice, ToolOutput, TurnEvent, TurnOutcome, TurnResult, Us
 log = logging.getLogger(__name__)
 
 SANDBOX_RESET_NOTE = (
-    "Note: the sandbox was reset (the previous container expired), so Python variables and anything "
-    "computed before are gone. The thread's files were attached again to $INPUT_DIR."
+    "Note: the sandbox was replaced (the previous one had expired), so Python variables and the files "
+    "you wrote before are gone. The files people attached in this thread were attached again: list "
+    "$INPUT_DIR to find them."
 )
 
 

@@ -167,6 +167,12 @@ class ResponseAccumulator:
                     # Cut off by max_tokens mid-input: the call never runs (the turn ends with
                     # max_tokens, and the history repair drops the unanswered call).
                     block["input"] = {}
+            elif not isinstance(block.get("input"), dict):
+                # A call without arguments gets no input fragments (only an empty one), and the
+                # documented streaming example starts tool blocks without `input`: the block is sent
+                # back as history, where the API requires `input` (anthropic-sdk-java#382, the
+                # code-execution docs' "Streaming" example).
+                block["input"] = {}
         if block.get("type") == "server_tool_use":
             return [started_event(block)]
         return []

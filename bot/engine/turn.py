@@ -17,7 +17,8 @@ from typing import Any
 
 import aiohttp
 
-from bot import metrics
+from bot import media, metrics
+from bot.claude import visuals
 from bot.claude.api import ClaudeApi, ClaudeError, FileInfo
 from bot.claude.content import Said, SandboxFile, file_blocks, safe_name, thread_context, user_content
 from bot.claude.conversation import Conversation, TurnInput
@@ -25,6 +26,7 @@ from bot.claude.request import (
     Block,
     Message,
     PromptContext,
+    estimate_tokens,
     repair_history,
     system_prompt,
     tool_definitions,
@@ -271,6 +273,16 @@ class TurnRunner:
                     )
                 ]
             )
+        # Images and PDFs are shown in the turn they arrive only (bot/claude/visuals.py): in the history
+        # a line of text stands in for each, so no later request carries them past the API's limits.
+        history = visuals.without_visuals(
+            history, {f.anthropic_file_id: f.name for f in start.files if f.anthropic_file_id}
+        )
+        room = 0
+        if any(
+            f.mimetype in visuals.IMAGE_TYPES or f.mimetype == visuals.PDF_TYPE for f in files.blocks_files
+        ):
+            room = self.settings.context_budget_tokens - estimate_tokens(history)
         content = user_content(
             said,
             files.blocks_files,
@@ -278,6 +290,7 @@ class TurnRunner:
             notes=notes,
             images=self.settings.images_as_blocks,
             pdfs=self.settings.pdfs_as_blocks,
+            visual_budget_tokens=room,
         )
         prompt = PromptContext(
             bot_name=self.slack.bot_name,
@@ -384,6 +397,12 @@ class TurnRunner:
             if download.size == 0:
                 raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
             info = await self._upload(download, spool, name, f.mimetype)
+            await spool.close()
+            assert spool.path is not None
+            # What showing it to Claude depends on: its size in pixels, its pages (bot/media.py).
+            facts = await asyncio.to_thread(
+                media.read_facts, spool.path, f.mimetype, max_pdf_bytes=visuals.MAX_PDF_BLOCK_BYTES
+            )
         if spool.size == 0:
             raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
         await self.store.record_file(
@@ -400,7 +419,7 @@ class TurnRunner:
                 created_at=time.time(),
             ),
         )
-        return SandboxFile(info.file_id, name, f.mimetype, spool.size)
+        return SandboxFile(info.file_id, name, f.mimetype, spool.size, facts.width, facts.height, facts.pages)
 
     async def _upload(self, download: Download, spool: Spool, name: str, mimetype: str) -> FileInfo:
         """Download, spool and upload at once; a failed upload is retried from the spooled copy."""
@@ -427,7 +446,7 @@ class TurnRunner:
     async def reattach_blocks(self, key: ThreadKey) -> list[Block]:
         stored = [f for f in await self.store.thread_files(key) if f.anthropic_file_id]
         files = [SandboxFile(f.anthropic_file_id or "", f.name, f.mimetype, f.size) for f in stored]
-        return file_blocks(files, images=False, pdfs=False)
+        return file_blocks(files)
 
     # --- files out --------------------------------------------------------------------------------
 

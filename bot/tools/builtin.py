@@ -1,5 +1,7 @@
-"""The built-in tools. Both are callable from sandbox code, which is also what keeps the Python REPL
-state alive across requests (the persistent REPL needs at least one such tool, DESIGN.md)."""
+"""The built-in tools. Both are for sandbox code only (`allowed_callers` names just the code execution
+tool): their output is data to process in Python or a side effect, not something Claude needs in its
+context. Declaring at least one such tool is also what keeps the Python REPL state alive across
+requests (the persistent REPL needs it, DESIGN.md), so these two are always registered."""
 
 from __future__ import annotations
 

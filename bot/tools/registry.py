@@ -1,7 +1,9 @@
 """A small registry of tools: definitions for the request, dispatch for calls.
 
 Operators add their own tools with `TOOLS_MODULES=my_pkg.tools`: each module exposes
-`register(registry: ToolRegistry) -> None` and calls `registry.add(...)`.
+`register(registry: ToolRegistry) -> None` and calls `registry.add(...)`; a tool is for sandbox code by
+default (`caller="code"`: it is an async function in the Python REPL), or for Claude's own turn with
+`caller="direct"`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bot.model import ThreadKey, ToolOutput
 
@@ -32,6 +34,7 @@ class ToolContext:
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[str | dict[str, Any] | list[Any]]]
+Caller = Literal["code", "direct"]
 
 
 class ToolFailed(Exception):
@@ -45,8 +48,7 @@ class _Tool:
     description: str
     input_schema: dict[str, Any]
     handler: Handler
-    from_code: bool
-    direct: bool
+    caller: Caller
 
 
 class ToolRegistry:
@@ -60,12 +62,17 @@ class ToolRegistry:
         input_schema: dict[str, Any],
         handler: Handler,
         *,
-        from_code: bool = True,
-        direct: bool = True,
+        caller: Caller = "code",
     ) -> None:
+        """`caller`: who Claude should call the tool from, sandbox code ("code", the default) or its own
+        turn ("direct"). One or the other, as Anthropic's programmatic tool calling docs advise ("choose
+        either `["direct"]` or `["code_execution_20260120"]` for each tool rather than enabling both");
+        it is guidance, so a call from the other side still runs."""
         if name in self._tools or name == "code_execution":
             raise ValueError(f"a tool named {name!r} is already registered")
-        self._tools[name] = _Tool(name, description, input_schema, handler, from_code, direct)
+        if caller not in ("code", "direct"):
+            raise ValueError(f"caller must be 'code' or 'direct', not {caller!r}")
+        self._tools[name] = _Tool(name, description, input_schema, handler, caller)
 
     @property
     def names(self) -> list[str]:
@@ -74,18 +81,15 @@ class ToolRegistry:
     def definitions(self, code_execution_tool: str) -> list[dict[str, Any]]:
         """Tool entries for the request. `allowed_callers` names the code execution version in use
         (the two current versions are interchangeable there, reference §4)."""
-        out = []
-        for tool in self._tools.values():
-            callers = (["direct"] if tool.direct else []) + ([code_execution_tool] if tool.from_code else [])
-            out.append(
-                {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "input_schema": tool.input_schema,
-                    "allowed_callers": callers,
-                }
-            )
-        return out
+        return [
+            {
+                "name": tool.name,
+                "description": tool.description,
+                "input_schema": tool.input_schema,
+                "allowed_callers": [code_execution_tool] if tool.caller == "code" else ["direct"],
+            }
+            for tool in self._tools.values()
+        ]
 
     async def run(self, name: str, tool_input: dict[str, Any], ctx: ToolContext) -> ToolOutput:
         tool = self._tools.get(name)

@@ -105,6 +105,27 @@ async def test_pause_turn_programmatic_and_direct_tool_calls(
     assert [b["type"] for b in ptc_result["content"]] == ["tool_result"]
 
 
+async def test_a_tool_call_without_arguments_goes_back_with_an_empty_input(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """Tool blocks that start without `input` (the docs' streaming example) and a call with no
+    arguments (no input fragments): the paused turn goes back to the API with `input: {}`, which it
+    requires, so the cell gets its result and the answer comes."""
+    claude.tool_start_input = False
+    cell = "import json\nmsgs = json.loads(await thread_history({}))\nprint(len(msgs))"
+    claude.model = Script([[Python(cell), Say(said_output)]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "how many messages?", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    assert "The result is 2." in text
+    assert [r.status for r in claude.requests] == [200, 200]
+    paused = sent(claude.requests[1])["messages"][-2]["content"]
+    assert [b["input"] for b in paused if b["type"] in ("tool_use", "server_tool_use")] == [
+        {"code": cell},
+        {},
+    ]
+
+
 async def test_expired_container_is_replaced_once_with_a_notice(
     slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
 ) -> None:
@@ -119,7 +140,7 @@ async def test_expired_container_is_replaced_once_with_a_notice(
     assert "sandbox had expired" in text
     last = claude.requests[-1]
     assert "container" not in sent(last)
-    assert "sandbox was reset" in json.dumps(sent(last)["messages"][-1])
+    assert "sandbox was replaced" in json.dumps(sent(last)["messages"][-1])
     assert got(last)["container"]["id"] != old
 
 
@@ -254,3 +275,22 @@ async def test_a_continuation_after_many_code_runs_reads_the_previous_request_fr
         )
         usage = got(after)["usage"]
         assert usage["cache_read_input_tokens"] >= cached > 0, [got(r)["usage"] for r in answered]
+
+
+async def test_a_reply_ten_minutes_later_reads_the_thread_from_the_prompt_cache(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """People answer in Slack minutes or hours later: the history written by one turn must still be in
+    the cache ten minutes on, so the next turn reads it instead of paying to write it again."""
+    claude.model = Script([[Say("First answer. " + "details " * 300)], [Say("Second answer.")]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "first question " + "context " * 200, mention_bot=True)
+    await wait_finished(slack, "general", root)
+    first = got(claude.requests[0])["usage"]
+    claude.advance_clock(600)
+    await slack.post_message("ana", "general", "and then?", thread_ts=root)
+    await wait_for_text(slack, "general", root, "Second answer.")
+    second = got(claude.requests[-1])["usage"]
+    written = first["cache_read_input_tokens"] + first["cache_creation_input_tokens"]
+    assert written > 1024 and second["cache_read_input_tokens"] >= written, (first, second)
+    assert second["cache_creation"]["ephemeral_5m_input_tokens"] == 0

@@ -157,3 +157,28 @@ async def test_breakpoint_rules_are_enforced(emu: AnthropicEmulator) -> None:
         model=MODEL, max_tokens=5, messages=[{"role": "user", "content": marked}]
     )
     assert ok.usage.cache_creation_input_tokens == 0  # tiny prompt: below the minimum
+
+
+async def test_the_emulator_clock_lets_ttls_pass_without_waiting(emu: AnthropicEmulator) -> None:
+    """Ten minutes between two requests: a `5m` entry is gone, a `1h` entry is read (and refreshed)."""
+    emu.model = lambda req: [Say("ok")]
+    c = client(emu)
+
+    async def ask(ttl: str) -> Any:
+        control: Any = {"type": "ephemeral", "ttl": ttl}
+        reply: Any = await c.beta.messages.create(
+            model=MODEL,
+            max_tokens=10,
+            system=[{"type": "text", "text": f"{ttl} " + SYSTEM, "cache_control": control}],
+            messages=[{"role": "user", "content": "hi"}],
+        )
+        return reply.usage
+
+    for ttl in ("5m", "1h"):
+        await ask(ttl)
+    emu.advance_clock(600)
+    short, long = await ask("5m"), await ask("1h")
+    assert short.cache_read_input_tokens == 0 and short.cache_creation_input_tokens > 1500
+    assert long.cache_read_input_tokens > 1500 and long.cache_creation_input_tokens == 0
+    emu.advance_clock(3000)  # 50 more minutes: read at 10 minutes, so still there
+    assert (await ask("1h")).cache_read_input_tokens > 1500

@@ -153,6 +153,46 @@ def test_a_tool_input_cut_off_by_max_tokens_is_kept_empty() -> None:
     assert acc.response.content[0]["input"] == {}
 
 
+_SERVER = {"type": "server_tool_use", "id": "srvtoolu_3", "name": "bash_code_execution"}
+_CLIENT = {"type": "tool_use", "id": "toolu_3", "name": "thread_history", "caller": {"type": "direct"}}
+
+
+def _delta(partial: str) -> dict[str, Any]:
+    return {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "input_json_delta", "partial_json": partial},
+    }
+
+
+@pytest.mark.parametrize(
+    ("start", "deltas", "expected"),
+    [
+        # Recorded: `input: {}` in the start, then "" and the JSON (pydantic-ai cassettes, §7).
+        ({**_SERVER, "input": {}}, ["", '{"command": "ls"}'], {"command": "ls"}),
+        # A call without arguments: only the empty fragment (anthropic-sdk-java#295, #382).
+        ({**_CLIENT, "input": {}}, [""], {}),
+        # The docs' streaming example starts the block without `input`; no fragment at all.
+        (_SERVER, [], {}),
+        (_CLIENT, [], {}),
+        (_CLIENT, [""], {}),
+        # Without `input` in the start but with fragments: the fragments are the input.
+        (_SERVER, ['{"command": ', '"pwd"}'], {"command": "pwd"}),
+    ],
+)
+def test_a_tool_block_always_ends_with_an_input_object(
+    start: dict[str, Any], deltas: list[str], expected: dict[str, Any]
+) -> None:
+    """The block is stored and sent back as history, where the API requires `input`."""
+    acc = ResponseAccumulator()
+    acc.feed({"type": "message_start", "message": {"usage": {"input_tokens": 5, "output_tokens": 1}}})
+    acc.feed({"type": "content_block_start", "index": 0, "content_block": dict(start)})
+    for partial in deltas:
+        acc.feed(_delta(partial))
+    acc.feed({"type": "content_block_stop", "index": 0})
+    assert acc.response.content[0]["input"] == expected
+
+
 @pytest.mark.parametrize(
     ("chunks", "lines"),
     [

@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -61,6 +62,10 @@ class Container:
     root: Path
     created_at: float
     expires_at: float
+    last_used: float = 0.0
+    """When the last response using the container ended (or it was created): idle time starts here."""
+    restores: int = 0
+    """How many times the container was restored from an idle checkpoint."""
     expired: bool = False
     repl: Repl | None = None
     materialized: dict[str, str] = field(default_factory=dict)
@@ -124,31 +129,59 @@ class Container:
 
 
 class ContainerRegistry:
-    def __init__(self, root: Path, ttl_s: float) -> None:
+    def __init__(
+        self,
+        root: Path,
+        ttl_s: float,
+        clock: Callable[[], float],
+        checkpoint_idle_s: Callable[[], float | None],
+    ) -> None:
         self.root = root
         self.ttl_s = ttl_s
+        self.clock = clock
+        self.checkpoint_idle_s = checkpoint_idle_s
         self.containers: dict[str, Container] = {}
         self.start_times: list[float] = []
         """Seconds taken to start each sandbox process (for the benchmarks' report)."""
 
     def create(self) -> Container:
-        now = time.time()
+        now = self.clock()
         cid = ids.container_id()
-        c = Container(cid, self.root / "containers" / cid, created_at=now, expires_at=now + self.ttl_s)
+        c = Container(
+            cid, self.root / "containers" / cid, created_at=now, expires_at=now + self.ttl_s, last_used=now
+        )
         self.containers[cid] = c
         return c
 
     def resolve(self, container_id: str, mode: ExpiryMode) -> Container:
         c = self.containers.get(container_id)
-        if c is None or c.expired or time.time() >= c.expires_at:
+        now = self.clock()
+        if c is None or c.expired or now >= c.expires_at:
             if c is not None and not c.expired:
                 self.expire(container_id)
             raise expiry_error(mode, container_id)
+        self._restore_if_checkpointed(c, now)
         return c
+
+    def _restore_if_checkpointed(self, c: Container, now: float) -> None:
+        """The docs: "After about 5 minutes of inactivity a container is checkpointed, and sending a
+        request with its ID inside the 30-day window restores it" (code-execution tool, Container
+        reuse). Whether the Python interpreter's memory survives is not documented (reference §4, §11):
+        the strictest reading is modelled, the restored container keeps its files and starts a fresh
+        interpreter. A cell paused on programmatic tool calls keeps the container in use."""
+        idle_s = self.checkpoint_idle_s()
+        if idle_s is None or c.paused_cell is not None or now - c.last_used < idle_s:
+            return
+        c.last_used = now
+        c.restores += 1
+        if c.repl is not None and c.repl.alive:
+            c.repl.kill()
 
     def touch(self, c: Container) -> None:
         """Rolling expiry: every request using the container moves ``expires_at``."""
-        c.expires_at = max(c.expires_at, time.time() + self.ttl_s)
+        now = self.clock()
+        c.last_used = now
+        c.expires_at = max(c.expires_at, now + self.ttl_s)
 
     def expire(self, container_id: str) -> None:
         """Kill the container's process and forget its files; later requests naming it fail."""

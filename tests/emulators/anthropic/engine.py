@@ -49,6 +49,7 @@ class RuntimeSettings:
     ping_interval_s: float
     context_window: int
     persist_repl_without_ptc: bool
+    tool_start_input: bool
 
 
 class Engine:

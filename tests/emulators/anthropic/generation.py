@@ -160,10 +160,14 @@ class ResponseRun:
     async def _tool_block(self, block: dict[str, Any], tokens: int) -> None:
         index = len(self.content)
         self.content.append(block)
-        await self.sink.block_start(index, {**block, "input": {}})
+        start = {**block, "input": {}}
+        if not self.settings.tool_start_input:
+            del start["input"]  # the code-execution docs' "Streaming" example (README)
+        await self.sink.block_start(index, start)
         if self.sink.streaming:
             await self.sink.input_delta(index, "")
-        raw = json.dumps(block["input"], ensure_ascii=False)
+        # A call without arguments streams only the empty fragment (anthropic-sdk-java#295, #382).
+        raw = json.dumps(block["input"], ensure_ascii=False) if block["input"] else ""
         await self._paced(index, raw, tokens, self.sink.input_delta)
         await self.sink.block_stop(index)
         self.output_tokens += tokens

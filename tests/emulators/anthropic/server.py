@@ -39,6 +39,7 @@ from .records import RequestRecord
 from .script import ModelFn, echo_model
 from .sse import JsonSink, SseSink
 from .validation import Validator
+from .visuals import VisualLimits
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,11 @@ class AnthropicEmulator:
         self.ping_interval_s = 10.0
         self.max_file_bytes = DEFAULT_MAX_FILE_BYTES
         self.persist_repl_without_ptc = False
+        self.checkpoint_idle_s: float | None = 300.0
+        """A container idle this long is checkpointed; the next request restores it with its files
+        and a fresh Python interpreter (README). ``None``: never."""
+        self.tool_start_input = True
+        """``False``: tool blocks start without ``input`` (the docs' streaming example), see README."""
         self.record_events = False
         """Keep every SSE event in ``RequestRecord.events`` (memory-hungry under load)."""
         # Observations.
@@ -98,6 +104,7 @@ class AnthropicEmulator:
         self.max_in_flight_per_container: dict[str, int] = {}
         self._per_container: Counter[str] = Counter()
         self._container_ttl_s = 3600.0
+        self._clock_offset = 0.0
         self._faults = Faults()
         self._cache = PromptCache(DEFAULT_MIN_CACHEABLE_TOKENS)
         self._validator = Validator(self.validation_failures.append)
@@ -106,6 +113,7 @@ class AnthropicEmulator:
         self._runner: web.AppRunner | None = None
         self._registry: ContainerRegistry | None = None
         self._files: FileStore | None = None
+        self._visuals: VisualLimits | None = None
         self._engine: Engine | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -114,8 +122,11 @@ class AnthropicEmulator:
         # If the process ends without stop(), still remove the temp root (uploads can be big).
         self._cleanup = weakref.finalize(self, shutil.rmtree, str(self._root), True)
         await asyncio.to_thread((self._root / "files").mkdir)
-        self._registry = ContainerRegistry(self._root, self._container_ttl_s)
+        self._registry = ContainerRegistry(
+            self._root, self._container_ttl_s, self.now, lambda: self.checkpoint_idle_s
+        )
         self._files = FileStore(self._root / "files", lambda: self.max_file_bytes)
+        self._visuals = VisualLimits(self._files)
         self._engine = Engine(
             files=self._files, containers=self._registry, settings=self._settings, model=lambda: self.model
         )
@@ -168,6 +179,16 @@ class AnthropicEmulator:
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def now(self) -> float:
+        """The emulator's clock: the wall clock plus whatever ``advance_clock`` added. The prompt
+        cache's TTLs and the containers' idle checkpoint and expiry run on it."""
+        return time.time() + self._clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        """Let ``seconds`` pass for the prompt cache and the containers, without waiting (a thread
+        whose turns are ten minutes apart, in a test or a benchmark)."""
+        self._clock_offset += seconds
 
     @property
     def containers(self) -> dict[str, Container]:
@@ -246,6 +267,7 @@ class AnthropicEmulator:
             ping_interval_s=self.ping_interval_s,
             context_window=self.context_window,
             persist_repl_without_ptc=self.persist_repl_without_ptc,
+            tool_start_input=self.tool_start_input,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -327,6 +349,8 @@ class AnthropicEmulator:
             parsed = messages.parse(
                 body, api_version=request.headers["anthropic-version"], file_exists=self._file_exists
             )
+            assert self._visuals is not None
+            await self._visuals.check(parsed, self.context_window)
             container = self._resolve_container(parsed)
             if container is not None:
                 record.container_id = container.id
@@ -336,7 +360,7 @@ class AnthropicEmulator:
                 )
             input_files = await self._materialise(parsed, container)
             try:
-                prompt = self._cache.account(parsed, self.api_key, limit=self.context_window)
+                prompt = self._cache.account(parsed, self.api_key, limit=self.context_window, now=self.now())
             except PromptTooLong as exc:
                 raise invalid_request(str(exc)) from None
             turn = await self._engine.prepare(parsed, container, input_files)

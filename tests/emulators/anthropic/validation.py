@@ -197,6 +197,7 @@ def check_stream(events: list[dict[str, Any]], final: dict[str, Any] | None) -> 
                     problems.append(f"stream event {n}: malformed delta {json.dumps(ev)[:200]}")
                 continue
             sampled.add(key)
+        ev = _with_documented_input(ev)
         key = ("event", shape(ev))
         if key in _PASSED:
             continue
@@ -216,6 +217,20 @@ def check_stream(events: list[dict[str, Any]], final: dict[str, Any] | None) -> 
         problems += [f"stream accumulation: {d}" for d in diff(final, accumulated)]
         problems += [f"stream final message: {p}" for p in check_message(accumulated)]
     return problems
+
+
+_TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use"})
+
+
+def _with_documented_input(ev: dict[str, Any]) -> dict[str, Any]:
+    """A tool block may start without ``input``, as in the code-execution docs' streaming example,
+    although the SDK's model requires the field: it is checked as if it carried ``input: {}``."""
+    if ev.get("type") != "content_block_start":
+        return ev
+    block = ev.get("content_block") or {}
+    if block.get("type") not in _TOOL_BLOCKS or "input" in block:
+        return ev
+    return {**ev, "content_block": {**block, "input": {}}}
 
 
 def _accumulate(events: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, list[str]]:
@@ -253,8 +268,11 @@ def _accumulate(events: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, li
         elif kind == "content_block_stop":
             index = ev["index"]
             open_blocks.discard(index)
+            block = msg["content"][index]
             if buffers.get(index):
-                msg["content"][index]["input"] = json.loads(buffers[index])
+                block["input"] = json.loads(buffers[index])
+            elif block.get("type") in _TOOL_BLOCKS:
+                block.setdefault("input", {})  # a call without arguments (anthropic-sdk-java#382)
         elif kind == "message_delta":
             delta = ev["delta"]
             for key in ("stop_reason", "stop_sequence", "stop_details"):
