@@ -184,8 +184,7 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
             "required": ["source", "query"],
         },
         sql_query,
-        from_code=True,
-        direct=False,
+        caller="code",
     )
     registry.add(
         "sql_more",
@@ -196,16 +195,14 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
             "required": ["cursor"],
         },
         sql_more,
-        from_code=True,
-        direct=False,
+        caller="code",
     )
     registry.add(
         "list_tables",
         "The tables and views of a data source this bot may read: [{schema?, name, type}].",
         {"type": "object", "properties": {"source": source_prop}, "required": ["source"]},
         list_tables,
-        from_code=True,
-        direct=False,
+        caller="code",
     )
     registry.add(
         "describe_table",
@@ -219,8 +216,7 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
             "required": ["source", "table"],
         },
         describe_table,
-        from_code=True,
-        direct=False,
+        caller="code",
     )
 
 
