@@ -15,29 +15,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.governance.pricing import ModelPrices, response_cost_micros, usage_from_api
 from tests.emulators.anthropic.caching import PromptCache
 from tests.emulators.anthropic.messages import parse
 
-BASE_INPUT_USD_PER_MTOK = 3.0
-OUTPUT_USD_PER_MTOK = 15.0
-WRITE_5M = 1.25
-WRITE_1H = 2.0
-READ = 0.1
+# The product's own price arithmetic (bot/governance/pricing.py), at Claude Sonnet 4.5's rates.
+PRICES = ModelPrices.standard(3.0, 15.0)
 
 
 def cost_usd(usage: Mapping[str, Any]) -> float:
     """The billed cost of one response's usage (the Messages API's `usage` object)."""
-    creation = usage.get("cache_creation") or {}
-    written_1h = int(creation.get("ephemeral_1h_input_tokens", 0))
-    written_5m = int(usage.get("cache_creation_input_tokens", 0)) - written_1h
-    input_units = (
-        int(usage.get("input_tokens", 0))
-        + WRITE_5M * written_5m
-        + WRITE_1H * written_1h
-        + READ * int(usage.get("cache_read_input_tokens", 0))
-    )
-    output = int(usage.get("output_tokens", 0))
-    return (input_units * BASE_INPUT_USD_PER_MTOK + output * OUTPUT_USD_PER_MTOK) / 1_000_000
+    return response_cost_micros(PRICES, usage_from_api(usage)) / 1_000_000
 
 
 @dataclass(frozen=True)

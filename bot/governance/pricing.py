@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 # A container used for less than this is billed for this long (code execution pricing).
 CONTAINER_MINIMUM_SECONDS = 300
@@ -96,6 +97,23 @@ class ResponseUsage:
             + self.cache_write_5m_tokens
             + self.cache_write_1h_tokens
         )
+
+
+def usage_from_api(usage: Mapping[str, Any]) -> ResponseUsage:
+    """The billable counts of a Messages API `usage` object. Cache writes are split by TTL in
+    `cache_creation` (ephemeral_5m / ephemeral_1h); without it every write counts as 5-minute."""
+    creation = usage.get("cache_creation") or {}
+    written = int(usage.get("cache_creation_input_tokens") or 0)
+    written_1h = int(creation.get("ephemeral_1h_input_tokens") or 0)
+    server = usage.get("server_tool_use") or {}
+    return ResponseUsage(
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+        cache_read_tokens=int(usage.get("cache_read_input_tokens") or 0),
+        cache_write_5m_tokens=max(0, written - written_1h),
+        cache_write_1h_tokens=written_1h,
+        web_search_requests=int(server.get("web_search_requests") or 0),
+    )
 
 
 @dataclass(frozen=True)

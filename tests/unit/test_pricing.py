@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.governance.pricing import (
@@ -13,6 +15,7 @@ from bot.governance.pricing import (
     container_seconds_billed,
     dollars,
     response_cost_micros,
+    usage_from_api,
     with_overrides,
 )
 
@@ -106,3 +109,26 @@ def test_overrides_replace_single_rates_and_add_models() -> None:
 )
 def test_dollars(micros: int, text: str) -> None:
     assert dollars(micros) == text
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        ({}, ResponseUsage()),
+        (
+            {
+                "input_tokens": 10,
+                "output_tokens": 5,
+                "cache_read_input_tokens": 100,
+                "cache_creation_input_tokens": 30,
+                "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
+                "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 1},
+            },
+            ResponseUsage(10, 5, 100, 10, 20, 2),
+        ),
+        # Without the breakdown every write is a 5-minute one.
+        ({"cache_creation_input_tokens": 7}, ResponseUsage(cache_write_5m_tokens=7)),
+    ],
+)
+def test_usage_from_api(usage: dict[str, Any], expected: ResponseUsage) -> None:
+    assert usage_from_api(usage) == expected
