@@ -18,9 +18,11 @@ from typing import Any
 import aiohttp
 
 from bot import metrics
-from bot.claude.api import ClaudeApi, ClaudeError, FileInfo
+from bot.claude.api import ClaudeApi, FileInfo
 from bot.claude.content import Said, SandboxFile, file_blocks, safe_name, thread_context, user_content
 from bot.claude.conversation import Conversation, TurnInput
+from bot.claude.errors import ClaudeError
+from bot.claude.file_refs import without_deleted_files
 from bot.claude.request import (
     Block,
     Message,
@@ -139,6 +141,7 @@ class TurnRunner:
         hooks = _Hooks(self, start, reply)
         result: TurnResult
         limit = asyncio.timeout(self.settings.turn_max_seconds)
+        hooks.deadline = asyncio.get_running_loop().time() + self.settings.turn_max_seconds
         try:
             async with limit:
                 result = await self._converse(start, reply, hooks)
@@ -257,9 +260,13 @@ class TurnRunner:
             context_text, extra_files = await self._thread_context(key, start.items)
 
         incoming = [*extra_files, *(f for i in start.items for f in i.files)]
-        files = await self._take_files(key, start.files, incoming, reply)
+        files = await self._take_files(key, start.files, incoming, reply, hooks.deadline)
         notes = list(files.notes)
         history = repair_history(list(start.history))
+        if self.settings.file_retention_days is not None:
+            # Files deleted for retention must not be named again: the API would reject every
+            # request of the thread (New session deletes files too, but forgets the history).
+            history = without_deleted_files(history, await self.store.deleted_files(key))
         history, trimmed = trim_history(history, thread.trimmed_blocks, self.settings.context_budget_tokens)
         if trimmed > thread.trimmed_blocks:
             await self.store.update_thread(key, trimmed_blocks=trimmed)
@@ -293,6 +300,7 @@ class TurnRunner:
             history=history,
             user_content=content,
             container_id=thread.container_id,
+            deadline=hooks.deadline,
         )
         result = await self.conversation.run(turn, hooks)
         problems = await self._files_out(key, result, reply)
@@ -320,7 +328,12 @@ class TurnRunner:
     # --- files in ---------------------------------------------------------------------------------
 
     async def _take_files(
-        self, key: ThreadKey, stored: tuple[StoredFile, ...], incoming: list[InboundFile], reply: ThreadReply
+        self,
+        key: ThreadKey,
+        stored: tuple[StoredFile, ...],
+        incoming: list[InboundFile],
+        reply: ThreadReply,
+        deadline: float | None,
     ) -> _Files:
         out = _Files()
         problems: list[str] = []  # for people, shown before the answer
@@ -348,7 +361,7 @@ class TurnRunner:
         async def one(f: InboundFile) -> SandboxFile | None:
             async with semaphore:
                 try:
-                    return await self._take_one(key, f, taken_names, reserved, budget)
+                    return await self._take_one(key, f, taken_names, reserved, budget, deadline)
                 except FileRejected as exc:
                     problems.append(exc.user_message)
                     out.notes.append(f"The attachment {f.name!r} could not be taken in: {exc.user_message}")
@@ -364,7 +377,13 @@ class TurnRunner:
         return out
 
     async def _take_one(
-        self, key: ThreadKey, f: InboundFile, taken_names: set[str], reserved: list[int], budget: int
+        self,
+        key: ThreadKey,
+        f: InboundFile,
+        taken_names: set[str],
+        reserved: list[int],
+        budget: int,
+        deadline: float | None,
     ) -> SandboxFile:
         if f.stub:
             f = await self.slack.resolve_file(f)
@@ -383,7 +402,7 @@ class TurnRunner:
         ):
             if download.size == 0:
                 raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-            info = await self._upload(download, spool, name, f.mimetype)
+            info = await self._upload(download, spool, name, f.mimetype, deadline)
         if spool.size == 0:
             raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
         await self.store.record_file(
@@ -402,7 +421,9 @@ class TurnRunner:
         )
         return SandboxFile(info.file_id, name, f.mimetype, spool.size)
 
-    async def _upload(self, download: Download, spool: Spool, name: str, mimetype: str) -> FileInfo:
+    async def _upload(
+        self, download: Download, spool: Spool, name: str, mimetype: str, deadline: float | None
+    ) -> FileInfo:
         """Download, spool and upload at once; a failed upload is retried from the spooled copy."""
         stream = spool.tee(download.chunks)
         if download.size is not None:
@@ -422,7 +443,7 @@ class TurnRunner:
                 f"I couldn't take in `{download.file.name}` whole, so I left it out. Attach it again."
             )
         assert spool.path is not None
-        return await self.claude.upload_file(spool.path, name, mimetype)
+        return await self.claude.upload_file(spool.path, name, mimetype, deadline=deadline)
 
     async def reattach_blocks(self, key: ThreadKey) -> list[Block]:
         stored = [f for f in await self.store.thread_files(key) if f.anthropic_file_id]
@@ -494,6 +515,7 @@ class _Hooks:
         self.reply = reply
         self.saved = False
         self.usage = Usage()
+        self.deadline: float | None = None  # the turn's end, on the event loop's clock
 
     async def emit(self, events: list[TurnEvent]) -> None:
         await self.reply.handle(events)
@@ -527,6 +549,9 @@ class _Hooks:
 
     async def reattach_blocks(self) -> list[Block]:
         return await self.runner.reattach_blocks(self.start.thread.key)
+
+    async def record_outputs(self, file_ids: list[str]) -> None:
+        await self.runner.store.record_outputs(self.start.thread.key, file_ids)
 
 
 def _crashed() -> TurnResult:
