@@ -31,14 +31,15 @@ from anthropic import AsyncAnthropic
 from bot import metrics
 from bot.claude.errors import (
     BAD_KEY,
+    OVERLOADED,
     UNREACHABLE,
     ApiFailure,
     ClaudeError,
-    ContainerGone,
+    ContainerInDoubt,
     Sent,
     classify,
     classify_sdk,
-    needs_probe,
+    container_in_doubt,
     parse_failure,
 )
 from bot.claude.file_refs import referenced_file_ids
@@ -67,7 +68,6 @@ EventSink = Callable[[list[TurnEvent]], Awaitable[None]]
 MAX_SSE_LINE = 16 * 1024 * 1024
 # Waits at least this long are announced in the thread, so a quiet minute does not look like a hang.
 ANNOUNCE_WAIT = 10.0
-PROBE_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -172,55 +172,10 @@ class ClaudeApi:
 
     async def _give_up(self, body: dict[str, Any], failure: ApiFailure) -> ClaudeError:
         sent = sent_ids(body)
-        if needs_probe(failure, sent):
-            if await self._probe(body):
-                log.warning(
-                    "container %s: its requests keep failing (%s) while one without it is answered, "
-                    "so it is gone",
-                    sent.container_id,
-                    failure,
-                )
-                return ContainerGone("The sandbox expired.", detail=str(failure))
-            log.warning(
-                "requests fail with and without container %s (%s): an outage, the container is kept",
-                sent.container_id,
-                failure,
-            )
-        error = classify(failure, sent)
         log.error("model request failed for good: %s", failure)
-        return error
-
-    async def _probe(self, body: dict[str, Any]) -> bool:
-        """Whether the API answers a request like `body` without its container: the same model and
-        tools (the sandbox side included), a one-word prompt and one output token, so it costs
-        about the tool definitions' input tokens (and a container that is never used)."""
-        probe: dict[str, Any] = {
-            "model": body["model"],
-            "max_tokens": 1,
-            "messages": [{"role": "user", "content": "ping"}],
-        }
-        if body.get("tools"):
-            probe["tools"] = body["tools"]
-        headers = {**self._headers, "content-type": "application/json"}
-        try:
-            async with self._http().post(
-                f"{self.base_url}/v1/messages",
-                data=json.dumps(probe),
-                headers=headers,
-                timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT),
-            ) as resp:
-                text = await resp.text()
-                usage = json.loads(text).get("usage", {}) if resp.status == 200 else {}
-                log.info(
-                    "probe without the container: HTTP %s (request %s, %s input tokens)",
-                    resp.status,
-                    resp.headers.get("request-id"),
-                    usage.get("input_tokens", "no"),
-                )
-                return resp.status == 200
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            log.info("probe without the container failed: %r", exc)
-            return False
+        if container_in_doubt(failure, sent):
+            return ContainerInDoubt(OVERLOADED, detail=str(failure), retryable=True)
+        return classify(failure, sent)
 
     async def _stream_once(self, payload: str, on_events: EventSink) -> ModelResponse:
         lines = SSELines(MAX_SSE_LINE)

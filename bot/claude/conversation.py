@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from bot import metrics
 from bot.claude.api import ClaudeApi, ResponseCutOff
-from bot.claude.errors import ClaudeError, ContainerGone
+from bot.claude.errors import ClaudeError, ContainerGone, ContainerInDoubt
 from bot.claude.request import Block, Message, build_request, merge_consecutive, repair_history
 from bot.claude.stream import ModelResponse
 from bot.model import (
@@ -99,13 +100,22 @@ class TurnInput:
 
 class _Output:
     """The way from the API to the engine: counts the answer text of the response under way (what
-    a refusal takes back) and records produced files as their results arrive."""
+    a refusal takes back) and records produced files as their results arrive. `pending` runs once
+    the response under way has shown it was answered (its first content, or its end)."""
 
     def __init__(self, hooks: TurnHooks) -> None:
         self.hooks = hooks
         self.response_chars = 0
+        self.pending: Callable[[], Awaitable[None]] | None = None
+
+    async def answered(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending()
 
     async def emit(self, events: list[TurnEvent]) -> None:
+        if any(not isinstance(e, Notice) for e in events):  # a Notice is the API client's own
+            await self.answered()
         file_ids = [f for e in events if isinstance(e, StepFinished) for f in e.file_ids]
         self.response_chars += sum(len(e.text) for e in events if isinstance(e, TextDelta))
         if file_ids:
@@ -136,6 +146,7 @@ class Conversation:
         reset_done = False
         continuations = 0
         cut_offs = 0  # responses in a row that broke off
+        in_doubt: ContainerInDoubt | None = None
         previous_len = 0  # messages in this turn's previous request
         while True:
             messages = [*turn.history, *state.messages]
@@ -154,6 +165,7 @@ class Conversation:
             try:
                 response = await self.api.stream(body, out.emit, deadline=turn.deadline)
             except ResponseCutOff as cut:
+                await out.answered()
                 cut_offs += 1
                 await self._cut_off(state, cut, hooks)
                 if cut_offs > self.api.max_retries:
@@ -170,7 +182,27 @@ class Conversation:
                 reset_done = True
                 log.warning("container %s rejected (%s); starting a new one", state.container_id, exc)
                 await self._reset(state, turn, hooks)
+                await self._announce_reset(hooks)
                 continue
+            except ContainerInDoubt as doubt:
+                if reset_done:
+                    raise
+                # Expired, or an outage? The next request goes without the container: if it is
+                # answered, the container was gone; if it fails too, nothing of the attempt was
+                # saved or shown, and the thread keeps its container (and its REPL) for Retry.
+                reset_done = True
+                in_doubt = doubt
+                log.warning("container %s: %s; trying without it", state.container_id, doubt)
+                await self._reset(state, turn, hooks)
+                out.pending = partial(self._announce_reset, hooks)
+                continue
+            except ClaudeError as exc:
+                if out.pending is not None and in_doubt is not None:
+                    out.pending = None
+                    log.warning("the request without the container failed too (%s): an outage", exc)
+                    raise in_doubt from exc
+                raise
+            await out.answered()
             cut_offs = 0
             hooks.count(response.usage)
             if response.container_id:
@@ -251,8 +283,8 @@ class Conversation:
 
     async def _reset(self, state: _State, turn: TurnInput, hooks: TurnHooks) -> None:
         """Start over in a new container: this turn's earlier responses referenced the old one, so they
-        are dropped, the thread's files are attached again and Claude is told its variables are gone."""
-        metrics.CONTAINER_RESETS.inc()
+        are dropped, the thread's files are attached again and Claude is told its variables are gone.
+        Nothing is saved or shown until `_announce_reset`."""
         state.container_id = None
         state.texts.clear()
         state.file_ids.clear()
@@ -264,6 +296,10 @@ class Conversation:
                 "content": [*reattach, {"type": "text", "text": SANDBOX_RESET_NOTE}, *user_content],
             }
         ]
+
+    @staticmethod
+    async def _announce_reset(hooks: TurnHooks) -> None:
+        metrics.CONTAINER_RESETS.inc()
         await hooks.save([], container_id=None, container_expires_at=None, forget_container=True)
         await hooks.emit(
             [

@@ -12,8 +12,9 @@ The expired-container error is undocumented (reference §6, §11). Observed: an 
 its test `test_anthropic_code_execution_files_rejected_container_is_dropped_and_retried`). So a
 404 or an error that names the container means "gone", while a bare 500 is ambiguous: it is also
 what an outage looks like, and throwing the REPL away on every outage would wipe every active
-thread. `needs_probe` marks that case; `ClaudeApi` then asks the API a request without the
-container to tell the two apart.
+thread. `container_in_doubt` marks that case (`ContainerInDoubt`); the conversation then sends its next
+request without the container: answered, the container was gone; failing too, it is an outage,
+and the container is kept.
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ class ClaudeError(Exception):
 
 class ContainerGone(ClaudeError):
     """The thread's container was rejected (expired or unknown): the turn starts a new one."""
+
+
+class ContainerInDoubt(ClaudeError):
+    """A bare 500 outlived the retries while a container was sent: expired, or an outage. Raised
+    with the outage's message, which stands if a request without the container fails too."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ class Sent:
     file_ids: frozenset[str] = field(default_factory=frozenset)
 
 
-def needs_probe(failure: ApiFailure, sent: Sent) -> bool:
+def container_in_doubt(failure: ApiFailure, sent: Sent) -> bool:
     """A bare 500 that outlived the retries while a container was sent: expiry or an outage?"""
     return (
         sent.container_id is not None
@@ -146,9 +152,8 @@ def needs_probe(failure: ApiFailure, sent: Sent) -> bool:
 
 
 def classify(failure: ApiFailure, sent: Sent) -> ClaudeError:
-    """Map a failed request (after retries, and after a probe where `needs_probe` said so) to
-    what the bot does about it. A bare 500 with a container is classified here as an outage: only
-    a successful probe turns it into `ContainerGone`."""
+    """Map a failed request (after retries) to what the bot does about it. A bare 500 with a
+    container is an outage here; `ClaudeApi` raises `ContainerInDoubt` for it instead."""
     detail = str(failure)
     status = failure.status
     if status is None:

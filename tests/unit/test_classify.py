@@ -20,7 +20,7 @@ from bot.claude.errors import (
     ContainerGone,
     Sent,
     classify,
-    needs_probe,
+    container_in_doubt,
     parse_failure,
 )
 
@@ -39,7 +39,7 @@ WITHOUT = Sent(MODEL, None, frozenset({FILE}))
         (ApiFailure(529, "overloaded_error", "Overloaded"), WITH, OVERLOADED),
         (ApiFailure(429, "rate_limit_error", "slow down"), WITHOUT, OVERLOADED),
         (ApiFailure(503, "api_error", "Service unavailable"), WITH, OVERLOADED),
-        # A bare 500 is an outage here; only a successful probe makes it "gone" (ClaudeApi).
+        # A bare 500 is an outage here; with a container it is in doubt (see the next test).
         (ApiFailure(500, "api_error", "Internal server error"), WITH, OVERLOADED),
         (ApiFailure(401, "authentication_error", "invalid x-api-key"), WITH, BAD_KEY),
         (ApiFailure(403, "permission_error", "no"), WITHOUT, BAD_KEY),
@@ -84,7 +84,7 @@ def test_classify(failure: ApiFailure, sent: Sent, expected: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("failure", "sent", "probe"),
+    ("failure", "sent", "doubt"),
     [
         (ApiFailure(500, "api_error", "Internal server error"), WITH, True),
         (ApiFailure(500, "api_error", "Internal server error"), WITHOUT, False),  # nothing to lose
@@ -95,8 +95,8 @@ def test_classify(failure: ApiFailure, sent: Sent, expected: object) -> None:
         (ApiFailure(500, "api_error", "boom", "some_code"), WITH, False),
     ],
 )
-def test_only_a_bare_500_with_a_container_is_probed(failure: ApiFailure, sent: Sent, probe: bool) -> None:
-    assert needs_probe(failure, sent) is probe
+def test_only_a_bare_500_with_a_container_is_in_doubt(failure: ApiFailure, sent: Sent, doubt: bool) -> None:
+    assert container_in_doubt(failure, sent) is doubt
 
 
 @pytest.mark.parametrize(

@@ -336,6 +336,9 @@ class AnthropicEmulator:
                 await asyncio.sleep(delay)
             failure = self._faults.take_failure()
             if failure is not None and failure.after_s <= 0:
+                with contextlib.suppress(ApiError):  # kept for the record: tests look at what failed
+                    body = await self._read_json(request)
+                    record.body = body if isinstance(body, dict) else None
                 raise failure.error()
             body = await self._read_json(request)
             record.body = body if isinstance(body, dict) else None
