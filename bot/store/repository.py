@@ -817,9 +817,10 @@ class Store:
         return [_stored_file(r) for r in rows]
 
     async def record_file(self, key: ThreadKey, stored: StoredFile) -> None:
-        """Record a file of the thread. A row that exists already takes the new values: a produced
-        file's name and size (its row is written when it appears, see `record_outputs`), or a Slack
-        file attached again after its earlier upload was deleted (a new Files API id, kept again)."""
+        """Record a file of the thread. A produced file's row (written when it appeared, see
+        `record_outputs`) takes its name and size. A Slack file attached again after its earlier
+        upload was deleted gets a new row; the old one stays, renamed, so that `deleted_files`
+        still knows the deleted id (the history may name it)."""
         values = {
             "anthropic_file_id": stored.anthropic_file_id,
             "name": stored.name,
@@ -828,8 +829,20 @@ class Store:
             "sha256": stored.sha256,
             "created_at": stored.created_at,
         }
+        same = (
+            files.c.thread_key == str(key),
+            files.c.origin == stored.origin,
+            files.c.source_id == stored.source_id,
+        )
 
         def tx(conn: Connection) -> Any:
+            conn.execute(
+                update(files)
+                .where(*same, files.c.deleted_at.is_not(None))
+                .values(
+                    source_id=files.c.source_id + "#deleted:" + func.coalesce(files.c.anthropic_file_id, "")
+                )
+            )
             insert = self.db.insert(files).values(
                 thread_key=str(key),
                 origin=stored.origin,
@@ -839,7 +852,7 @@ class Store:
             )
             conn.execute(
                 insert.on_conflict_do_update(
-                    index_elements=["thread_key", "origin", "source_id"], set_={**values, "deleted_at": None}
+                    index_elements=["thread_key", "origin", "source_id"], set_=values
                 )
             )
 
