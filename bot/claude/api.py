@@ -160,7 +160,7 @@ class ClaudeApi:
                 failure = failed.failure
                 attempt += 1
                 if not failed.retry or attempt > self.max_retries:
-                    raise await self._give_up(body, failure) from None
+                    raise _give_up(body, failure) from None
                 wait = backoff(attempt, failure.retry_after)
                 check_wait(wait, now=loop.time(), deadline=deadline, detail=str(failure))
                 log.warning("model request failed (%s); retry %d in %.1f s", failure, attempt, wait)
@@ -169,13 +169,6 @@ class ClaudeApi:
                         [Notice(f"Anthropic asked to wait {human_duration(wait)}; trying again then.")]
                     )
                 await asyncio.sleep(wait)
-
-    async def _give_up(self, body: dict[str, Any], failure: ApiFailure) -> ClaudeError:
-        sent = sent_ids(body)
-        log.error("model request failed for good: %s", failure)
-        if container_in_doubt(failure, sent):
-            return ContainerInDoubt(OVERLOADED, detail=str(failure), retryable=True)
-        return classify(failure, sent)
 
     async def _stream_once(self, payload: str, on_events: EventSink) -> ModelResponse:
         lines = SSELines(MAX_SSE_LINE)
@@ -380,6 +373,15 @@ def _download_message(failure: ApiFailure) -> str:
     if failure.error_code == "file_expired":
         return "A file Claude produced had already expired at Anthropic, so it could not be downloaded."
     return "A file Claude produced could not be downloaded."
+
+
+def _give_up(body: dict[str, Any], failure: ApiFailure) -> ClaudeError:
+    """The error for a request that failed for good (see `bot.claude.errors`)."""
+    sent = sent_ids(body)
+    log.error("model request failed for good: %s", failure)
+    if container_in_doubt(failure, sent):
+        return ContainerInDoubt(OVERLOADED, detail=str(failure), retryable=True)
+    return classify(failure, sent)
 
 
 def _broken(acc: ResponseAccumulator, failure: ApiFailure) -> NoReturn:
