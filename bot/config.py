@@ -105,7 +105,11 @@ class Settings(BaseSettings):
         "are dropped from what Claude sees, and the thread is told.",
     )
     anthropic_max_retries: int = Field(
-        default=4, ge=0, le=10, description="Retries of a failed Anthropic request (429, 529, 5xx, timeouts)."
+        default=4,
+        ge=0,
+        le=10,
+        description="Retries of a failed Anthropic request (429, 529, 5xx, timeouts) before its answer "
+        "started; an answer that breaks off later is continued, not asked again.",
     )
     anthropic_timeout_seconds: float = Field(
         default=600.0, gt=0, description="Timeout of one Anthropic request."
@@ -115,7 +119,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Most follow-up requests in one turn (`pause_turn`, tool results) before it stops.",
     )
-    turn_max_seconds: float = Field(default=900.0, gt=0, description="Longest a turn may run.")
+    turn_max_seconds: float = Field(
+        default=900.0,
+        gt=0,
+        description="Longest a turn may run. When Anthropic asks the bot to wait longer than the turn has "
+        "left, the turn ends at once with Retry and says when Claude is expected back.",
+    )
     system_prompt_extra: str = Field(
         default="", description="Extra instructions appended to the system prompt (house rules)."
     )
@@ -166,8 +175,9 @@ class Settings(BaseSettings):
     file_retention_days: float | None = Field(
         default=None,
         gt=0,
-        description="Delete a thread's Anthropic files this many days after upload; unset keeps them as long "
-        "as the thread's conversation (they are deleted when the thread is reset).",
+        description="Delete a thread's Anthropic files (attachments, and files Claude made) this many days "
+        "after they were stored; the conversation then says they were deleted. Unset keeps them as long as "
+        "the thread's conversation (they are deleted when the thread is reset).",
     )
     tmp_dir: Path | None = Field(
         default=None, description="Where downloads are staged on their way through (default: system temp)."

@@ -12,7 +12,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.claude.api import ClaudeApi, ClaudeError
+from bot.claude.api import ClaudeApi
+from bot.claude.errors import ClaudeError
 from bot.config import Settings, SettingsError, load_settings
 from bot.slack.errors import error_code, explain
 from bot.slack.scopes import required_scopes

@@ -138,8 +138,9 @@ class Notice:
 
 
 @dataclass(frozen=True, slots=True)
-class ResponseRestarted:
-    """The model response being streamed failed mid-way and is being requested again."""
+class ResponseInterrupted:
+    """The model response being streamed broke off after part of it arrived. What arrived stands
+    (its code may have run), and Claude is asked to go on from there rather than asked again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +156,7 @@ class TextWithdrawn:
     reason: str
 
 
-TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseRestarted | TextWithdrawn
+TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseInterrupted | TextWithdrawn
 
 
 class TurnOutcome(StrEnum):

@@ -1,12 +1,16 @@
 """The Anthropic API as the bot uses it: streamed messages, the Files API, a model lookup.
 
 Streaming requests and file bodies go over one shared aiohttp session, with the SDK's retry policy
-reproduced here (429, 408, 409, 5xx and dropped connections; `retry-after` honoured; exponential
-backoff with jitter; `x-should-retry` obeyed; anthropic-code-execution.md §8). Two measured reasons:
-with hundreds of concurrent streams the SDK's HTTP connection pool spends time quadratic in the number
-of open connections (a fifth of the bot's CPU in the 200-thread benchmark), and the SDK reads a file
-path's whole content into memory before uploading it, while we promise never to. The SDK still
-serves the light calls (file metadata, deletion, the model lookup) and defines the API version.
+reproduced in `retry.py`. Two measured reasons: with hundreds of concurrent streams the SDK's HTTP
+connection pool spends time quadratic in the number of open connections (a fifth of the bot's CPU
+in the 200-thread benchmark), and the SDK reads a file path's whole content into memory before
+uploading it, while we promise never to. The SDK still serves the light calls (file metadata,
+deletion, the model lookup), with the API version pinned below.
+
+Only a request whose response has not started is sent again. Once a content block has arrived,
+code may have run in the sandbox (a server tool runs as soon as its block is complete), and the
+REPL keeps its effects: sending the same request again would run it a second time. Such a broken
+stream raises `ResponseCutOff` with what arrived, and the conversation goes on from there.
 """
 
 from __future__ import annotations
@@ -14,18 +18,32 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 import anthropic
 from anthropic import AsyncAnthropic
 
 from bot import metrics
+from bot.claude.errors import (
+    BAD_KEY,
+    OVERLOADED,
+    UNREACHABLE,
+    ApiFailure,
+    ClaudeError,
+    ContainerInDoubt,
+    Sent,
+    classify,
+    classify_sdk,
+    container_in_doubt,
+    parse_failure,
+)
+from bot.claude.file_refs import referenced_file_ids
+from bot.claude.retry import backoff, check_wait, human_duration, retry_after_seconds, should_retry
 from bot.claude.stream import (
     LineTooLong,
     ModelResponse,
@@ -34,31 +52,22 @@ from bot.claude.stream import (
     SSEParser,
     StreamError,
 )
-from bot.model import ResponseRestarted, TurnEvent
+from bot.model import Notice, TurnEvent
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-INITIAL_RETRY_DELAY = 0.5
-MAX_RETRY_DELAY = 8.0
+# The Messages API version this bot is written and tested against (reference §0: what SDK 2.x
+# sends). Pinned here rather than taken from the installed SDK, so that upgrading the SDK cannot
+# silently move the bot to an API version whose behaviour it has never seen
+# (https://platform.claude.com/docs/en/api/versioning).
+ANTHROPIC_VERSION = "2026-10-21"
 EventSink = Callable[[list[TurnEvent]], Awaitable[None]]
-
 
 # A sandbox result arrives whole, in one SSE `data:` line: a large printout makes a long one.
 MAX_SSE_LINE = 16 * 1024 * 1024
-
-
-class ClaudeError(Exception):
-    """A request failed for good. `user_message` is the one line for the thread."""
-
-    def __init__(self, user_message: str, *, detail: str = "", retryable: bool = False) -> None:
-        super().__init__(detail or user_message)
-        self.user_message = user_message
-        self.retryable = retryable
-
-
-class ContainerGone(ClaudeError):
-    """The thread's container was rejected (expired or unknown)."""
+# Waits at least this long are announced in the thread, so a quiet minute does not look like a hang.
+ANNOUNCE_WAIT = 10.0
 
 
 @dataclass(frozen=True)
@@ -69,121 +78,31 @@ class FileInfo:
     size: int
 
 
+class ResponseCutOff(Exception):
+    """The stream broke after the response had started. `response` holds what arrived (see
+    `ResponseAccumulator.partial`); it has no stop reason and no container."""
+
+    def __init__(self, response: ModelResponse, failure: ApiFailure) -> None:
+        super().__init__(str(failure))
+        self.response = response
+        self.failure = failure
+
+
 @dataclass
 class _Retry(Exception):
-    """A failure the retry policy retries: an HTTP status, a dropped connection, a broken stream."""
+    """A request that failed before its response started; `retry` is what the policy allows."""
 
-    status: int | None
-    message: str
-    retry_after: float | None = None
-    mid_stream: bool = False
+    failure: ApiFailure
+    retry: bool = True
 
 
-OVERLOADED = (
-    "Claude is overloaded right now and did not answer after several tries. Your message is kept: press "
-    "*Retry* or send another message in a minute."
-)
-UNREACHABLE = (
-    "Claude could not be reached (timeouts or dropped connections). Your message is kept: press *Retry* "
-    "or send another message in a minute."
-)
-BAD_KEY = "The bot's Anthropic API key was rejected; ask whoever runs the bot to check ANTHROPIC_API_KEY."
-
-
-def classify(status: int | None, message: str, *, sent_container: bool) -> ClaudeError:
-    """Map a failed request (after retries) to what the bot does about it.
-
-    The error for an expired or unknown container is not documented (reference §6 and §11: the one
-    report is an untyped HTTP 500). So when we sent a container, a 404 that is not about the model, a
-    400 naming the container, or a 500 that outlived the retries counts as "container gone": the turn
-    tries once more with a fresh container (a transient 500 would have passed on retry). The 400 about
-    a missing container id for pending tool calls is our bug, not expiry, and is excluded.
-    """
-    detail = f"{status}: {message}"
-    lowered = message.lower()
-    if status is None:
-        return ClaudeError(UNREACHABLE, detail=message, retryable=True)
-    # A file that is gone (expired, deleted) is not the sandbox: resetting it would not help.
-    about_file = "file" in lowered
-    names_container = "container" in lowered and "container_id is required" not in lowered and not about_file
-    gone = (
-        (status == 404 and "model" not in lowered and not about_file)
-        or (status == 400 and names_container)
-        or status == 500
+def sent_ids(body: dict[str, Any]) -> Sent:
+    container = body.get("container")
+    return Sent(
+        model=str(body.get("model", "")),
+        container_id=container if isinstance(container, str) else None,
+        file_ids=frozenset(referenced_file_ids(body.get("messages") or [])),
     )
-    if sent_container and gone:
-        return ContainerGone("The sandbox expired.", detail=detail)
-    if status in (401, 403):
-        return ClaudeError(BAD_KEY, detail=detail)
-    if status in (400, 404) and about_file:
-        return ClaudeError(
-            "A file of this thread is no longer available at Anthropic (files expire or get deleted). "
-            "Attach it again, or press *New session* to start over.",
-            detail=detail,
-        )
-    if status == 404 and "model" in lowered:
-        return ClaudeError(
-            "The configured Claude model was not found; ask whoever runs the bot to check CLAUDE_MODEL.",
-            detail=detail,
-        )
-    if status == 400 and "prompt is too long" in lowered:
-        return ClaudeError(
-            "This thread's conversation no longer fits in Claude's context window. "
-            "Press *New session* to start over (the thread stays here).",
-            detail=detail,
-        )
-    if status == 413:
-        return ClaudeError("The request was too large for the Anthropic API.", detail=detail)
-    if status in (408, 409, 429) or status >= 500:
-        return ClaudeError(OVERLOADED, detail=detail, retryable=True)
-    return ClaudeError("Claude rejected the request (the details are in the bot's log).", detail=detail)
-
-
-def classify_sdk(exc: Exception) -> ClaudeError:
-    if isinstance(exc, anthropic.APIStatusError):
-        return classify(exc.status_code, str(getattr(exc, "message", "") or exc), sent_container=False)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return classify(None, repr(exc), sent_container=False)
-    return ClaudeError("Something went wrong talking to Claude (details in the bot's log).", detail=repr(exc))
-
-
-def should_retry(status: int, headers: Mapping[str, str]) -> bool:
-    """The SDK's policy: obey `x-should-retry`, else retry 408, 409, 429 and 5xx."""
-    header = headers.get("x-should-retry")
-    if header in ("true", "false"):
-        return bool(header == "true")
-    return status in (408, 409, 429) or status >= 500
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                seconds = float(value) * scale
-            except ValueError:
-                continue
-            if 0 < seconds <= 60:
-                return seconds
-    return None
-
-
-def backoff(attempt: int, retry_after: float | None) -> float:
-    if retry_after is not None:
-        return retry_after
-    delay: float = min(INITIAL_RETRY_DELAY * 2.0 ** (attempt - 1), MAX_RETRY_DELAY)
-    return delay * (1 - 0.25 * random.random())
-
-
-def _error_message(body: str) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body[:300]
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return f"{error.get('type', 'error')}: {error.get('message', '')}"
-    return body[:300]
 
 
 class ClaudeApi:
@@ -200,12 +119,13 @@ class ClaudeApi:
         self.max_retries = max_retries
         self.timeout = timeout
         self.client = AsyncAnthropic(
-            api_key=api_key, base_url=self.base_url, max_retries=max_retries, timeout=timeout
+            api_key=api_key,
+            base_url=self.base_url,
+            max_retries=max_retries,
+            timeout=timeout,
+            default_headers={"anthropic-version": ANTHROPIC_VERSION},
         )
-        self._headers = {
-            **self.client.auth_headers,
-            "anthropic-version": str(self.client.default_headers.get("anthropic-version", "2023-06-01")),
-        }
+        self._headers = {**self.client.auth_headers, "anthropic-version": ANTHROPIC_VERSION}
         self._session: aiohttp.ClientSession | None = None
         self._max_connections = max_connections
 
@@ -224,60 +144,63 @@ class ClaudeApi:
 
     # --- messages ---------------------------------------------------------------------------------
 
-    async def stream(self, body: dict[str, Any], on_events: EventSink) -> ModelResponse:
-        """One model response, streamed, with retries. A stream that breaks after it started is
-        requested again like any other failure; the caller is told so it can mark the restart."""
-        sent_container = "container" in body
+    async def stream(
+        self, body: dict[str, Any], on_events: EventSink, *, deadline: float | None = None
+    ) -> ModelResponse:
+        """One model response, streamed. Failures before the response started are retried (no
+        wait past `deadline`, the event loop's clock); a stream that breaks later raises
+        `ResponseCutOff`; anything else that persists raises `ClaudeError`."""
         payload = json.dumps({**body, "stream": True}, ensure_ascii=False, separators=(",", ":"))
+        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             try:
-                return await self._stream_once(payload, on_events, sent_container=sent_container)
-            except _Retry as failure:
+                return await self._stream_once(payload, on_events)
+            except _Retry as failed:
+                failure = failed.failure
                 attempt += 1
-                if attempt > self.max_retries:
-                    raise classify(failure.status, failure.message, sent_container=sent_container) from None
-                log.warning(
-                    "model request failed (%s %s); retry %d", failure.status, failure.message, attempt
-                )
-                if failure.mid_stream:
-                    await on_events([ResponseRestarted()])
-                await asyncio.sleep(backoff(attempt, failure.retry_after))
+                if not failed.retry or attempt > self.max_retries:
+                    raise _give_up(body, failure) from None
+                wait = backoff(attempt, failure.retry_after)
+                check_wait(wait, now=loop.time(), deadline=deadline, detail=str(failure))
+                log.warning("model request failed (%s); retry %d in %.1f s", failure, attempt, wait)
+                if wait >= ANNOUNCE_WAIT:
+                    await on_events(
+                        [Notice(f"Anthropic asked to wait {human_duration(wait)}; trying again then.")]
+                    )
+                await asyncio.sleep(wait)
 
-    async def _stream_once(
-        self, payload: str, on_events: EventSink, *, sent_container: bool
-    ) -> ModelResponse:
+    async def _stream_once(self, payload: str, on_events: EventSink) -> ModelResponse:
         lines = SSELines(MAX_SSE_LINE)
         parser = SSEParser()
         acc = ResponseAccumulator()
-        started = False
+        request_id: str | None = None
         headers = {**self._headers, "content-type": "application/json", "accept": "text/event-stream"}
         try:
             async with self._http().post(
                 f"{self.base_url}/v1/messages", data=payload, headers=headers
             ) as resp:
+                request_id = resp.headers.get("request-id")
                 if resp.status != 200:
                     metrics.ANTHROPIC_ERRORS.labels(str(resp.status)).inc()
-                    message = _error_message(await resp.text())
-                    if should_retry(resp.status, resp.headers):
-                        raise _Retry(resp.status, message, retry_after_seconds(resp.headers))
-                    raise classify(resp.status, message, sent_container=sent_container)
+                    failure = parse_failure(
+                        resp.status, await resp.text(), resp.headers, retry_after_seconds(resp.headers)
+                    )
+                    raise _Retry(failure, should_retry(resp.status, resp.headers))
                 async for chunk in resp.content.iter_any():
                     shown: list[TurnEvent] = []
                     for line in lines.feed(chunk):
                         event = parser.feed(line)
-                        if event is None:
-                            continue
-                        started = True
-                        shown += acc.feed(event)
+                        if event is not None:
+                            shown += acc.feed(event)
                     if shown:
                         await on_events(shown)
         except StreamError as exc:
             metrics.ANTHROPIC_ERRORS.labels(exc.error_type).inc()
-            raise _Retry(None, str(exc), mid_stream=started) from exc
+            _broken(acc, ApiFailure(None, exc.error_type, exc.message, request_id=request_id))
         except (aiohttp.ClientError, TimeoutError) as exc:
             metrics.ANTHROPIC_ERRORS.labels("connection").inc()
-            raise _Retry(None, repr(exc), mid_stream=started) from exc
+            _broken(acc, ApiFailure(None, message=repr(exc), request_id=request_id))
         except LineTooLong as exc:
             raise ClaudeError(
                 "Claude's answer held a part too large for the bot to read (a very large code output?). "
@@ -285,7 +208,9 @@ class ClaudeApi:
                 detail=repr(exc)[:300],
             ) from exc
         if acc.response.stop_reason is None:
-            raise _Retry(None, "the stream ended before message_delta", mid_stream=started)
+            _broken(
+                acc, ApiFailure(None, message="the stream ended before message_delta", request_id=request_id)
+            )
         return acc.response
 
     async def model_exists(self, model: str) -> str:
@@ -298,9 +223,13 @@ class ClaudeApi:
 
     # --- files ------------------------------------------------------------------------------------
 
-    async def upload_file(self, path: Path, filename: str, mime_type: str) -> FileInfo:
-        """Upload from disk, streamed (aiohttp reads the file in chunks in its executor)."""
+    async def upload_file(
+        self, path: Path, filename: str, mime_type: str, *, deadline: float | None = None
+    ) -> FileInfo:
+        """Upload from disk, streamed (aiohttp reads the file in chunks in its executor); retried
+        like a model request, never waiting past `deadline` (the event loop's clock)."""
         url = f"{self.base_url}/v1/files"
+        loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             handle = await asyncio.to_thread(path.open, "rb")
@@ -313,11 +242,14 @@ class ClaudeApi:
                     text = await resp.text()
                     if resp.status == 200:
                         return _uploaded(text, filename)
+                    failure = parse_failure(
+                        resp.status, text, resp.headers, retry_after_seconds(resp.headers)
+                    )
                     retry = should_retry(resp.status, resp.headers)
                     attempt += 1
                     if not retry or attempt > self.max_retries:
-                        raise _upload_error(resp.status, text, filename, retryable=retry)
-                    wait = backoff(attempt, retry_after_seconds(resp.headers))
+                        raise _upload_error(failure, filename, retryable=retry)
+                    wait = backoff(attempt, failure.retry_after)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 attempt += 1
                 log.warning("upload of %s failed (%r); attempt %d", filename, exc, attempt)
@@ -328,8 +260,10 @@ class ClaudeApi:
                         retryable=True,
                     ) from exc
                 wait = backoff(attempt, None)
+                failure = ApiFailure(None, message=repr(exc))
             finally:
                 await asyncio.to_thread(handle.close)
+            check_wait(wait, now=loop.time(), deadline=deadline, detail=f"upload of {filename}: {failure}")
             await asyncio.sleep(wait)
 
     async def upload_stream(
@@ -361,9 +295,8 @@ class ClaudeApi:
         async with self._http().post(f"{self.base_url}/v1/files", data=body(), headers=headers) as resp:
             text = await resp.text()
             if resp.status != 200:
-                raise _upload_error(
-                    resp.status, text, filename, retryable=should_retry(resp.status, resp.headers)
-                )
+                failure = parse_failure(resp.status, text, resp.headers)
+                raise _upload_error(failure, filename, retryable=should_retry(resp.status, resp.headers))
         return _uploaded(text, filename)
 
     async def file_info(self, file_id: str) -> FileInfo:
@@ -379,10 +312,8 @@ class ClaudeApi:
         try:
             async with self._http().get(url, headers=self._headers) as resp:
                 if resp.status != 200:
-                    message = _error_message(await resp.text())
-                    raise ClaudeError(
-                        "A file Claude produced could not be downloaded.", detail=f"{resp.status}: {message}"
-                    )
+                    failure = parse_failure(resp.status, await resp.text(), resp.headers)
+                    raise ClaudeError(_download_message(failure), detail=f"download of {file_id}: {failure}")
                 size = 0
                 loop = asyncio.get_running_loop()
                 handle = await loop.run_in_executor(None, dest.open, "wb")
@@ -418,17 +349,43 @@ def _uploaded(text: str, filename: str) -> FileInfo:
     )
 
 
-def _upload_error(status: int, text: str, filename: str, *, retryable: bool) -> ClaudeError:
+def _upload_error(failure: ApiFailure, filename: str, *, retryable: bool) -> ClaudeError:
     return ClaudeError(
-        _upload_message(status, filename),
-        detail=f"files upload {status}: {_error_message(text)}",
-        retryable=retryable,
+        _upload_message(failure, filename), detail=f"upload of {filename}: {failure}", retryable=retryable
     )
 
 
-def _upload_message(status: int, filename: str) -> str:
-    if status == 413:
+def _upload_message(failure: ApiFailure, filename: str) -> str:
+    if failure.status == 413 or failure.error_type == "request_too_large":
         return f"`{filename}` is larger than the Anthropic Files API accepts (500 MB)."
-    if status in (401, 403):
+    if failure.status in (401, 403):
         return BAD_KEY
-    return f"`{filename}` could not be uploaded to the sandbox (Anthropic answered {status})."
+    if failure.error_code == "storage_quota_exceeded":
+        # Files API: 1 TB per organisation (reference §5); deleting old files frees it.
+        return (
+            f"`{filename}` could not be uploaded: the bot's Anthropic file storage is full. Ask whoever "
+            "runs the bot to free space (e.g. set FILE_RETENTION_DAYS)."
+        )
+    return f"`{filename}` could not be uploaded to the sandbox (Anthropic answered {failure.status})."
+
+
+def _download_message(failure: ApiFailure) -> str:
+    if failure.error_code == "file_expired":
+        return "A file Claude produced had already expired at Anthropic, so it could not be downloaded."
+    return "A file Claude produced could not be downloaded."
+
+
+def _give_up(body: dict[str, Any], failure: ApiFailure) -> ClaudeError:
+    """The error for a request that failed for good (see `bot.claude.errors`)."""
+    sent = sent_ids(body)
+    log.error("model request failed for good: %s", failure)
+    if container_in_doubt(failure, sent):
+        return ContainerInDoubt(OVERLOADED, detail=str(failure), retryable=True)
+    return classify(failure, sent)
+
+
+def _broken(acc: ResponseAccumulator, failure: ApiFailure) -> NoReturn:
+    """A stream that failed: retried when nothing of the response had arrived, else cut off."""
+    if acc.started:
+        raise ResponseCutOff(acc.partial(), failure)
+    raise _Retry(failure)

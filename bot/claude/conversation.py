@@ -4,20 +4,43 @@ A turn is one new user message and as many model responses as it takes: `pause_t
 with the content unchanged and the same container; `tool_use` (from sandbox code or direct) runs our
 tool and answers with a user message of tool results only, same container (reference §3.4, §4). The
 turn's messages are saved after every response, so a restart loses nothing that was answered.
+
+Two endings are not answers. A response whose stream broke after it started is kept as far as it
+arrived (repaired like a stopped turn) and the turn goes on with a new request that tells Claude
+so: sending the same request again would run its code a second time in the persistent REPL. A
+refusal (`stop_reason: "refusal"`) is withdrawn: its partial text is taken back from the thread
+and the refused turn leaves the history, as the docs require ("you must reset the conversation
+context by removing or updating the turn that was refused", platform docs "Handle streaming
+refusals").
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from bot import metrics
-from bot.claude.api import ClaudeApi, ClaudeError, ContainerGone
-from bot.claude.request import Block, Message, build_request
-from bot.model import Notice, ToolOutput, TurnEvent, TurnOutcome, TurnResult, Usage
+from bot.claude.api import ClaudeApi, ResponseCutOff
+from bot.claude.errors import ClaudeError, ContainerGone, ContainerInDoubt
+from bot.claude.request import Block, Message, build_request, merge_consecutive, repair_history
+from bot.claude.stream import ModelResponse
+from bot.model import (
+    Notice,
+    ResponseInterrupted,
+    StepFinished,
+    StepStatus,
+    TextDelta,
+    TextWithdrawn,
+    ToolOutput,
+    TurnEvent,
+    TurnOutcome,
+    TurnResult,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +48,18 @@ SANDBOX_RESET_NOTE = (
     "Note: the sandbox was replaced (the previous one had expired), so Python variables and the files "
     "you wrote before are gone. The files people attached in this thread were attached again: list "
     "$INPUT_DIR to find them."
+)
+CUT_OFF_NOTE = (
+    "Note from the Slack bot: your previous response was cut off by a connection failure after the "
+    "part above. Its last step may have run in the sandbox even though no result is shown: check the "
+    "state (variables, files) before running anything again, then go on."
+)
+REFUSED_NOTE = (
+    "(Note from the Slack bot: a request in this thread was declined and removed from the conversation.)"
+)
+KEEPS_BREAKING = (
+    "The connection to Claude kept breaking in the middle of answers, so I stopped; what arrived is kept. "
+    "Send another message to go on."
 )
 
 
@@ -49,6 +84,10 @@ class TurnHooks(Protocol):
 
     async def reattach_blocks(self) -> list[Block]: ...
 
+    async def record_outputs(self, file_ids: list[str]) -> None:
+        """Files the sandbox made, recorded as soon as they appear (so they are deleted with the
+        thread's files whatever becomes of the turn)."""
+
 
 @dataclass
 class TurnInput:
@@ -57,6 +96,32 @@ class TurnInput:
     history: list[Message]
     user_content: list[Block]
     container_id: str | None
+    deadline: float | None = None  # the turn's end, on the event loop's clock
+
+
+class _Output:
+    """The way from the API to the engine: counts the answer text of the response under way (what
+    a refusal takes back) and records produced files as their results arrive. `pending` runs once
+    the response under way has shown it was answered (its first content, or its end)."""
+
+    def __init__(self, hooks: TurnHooks) -> None:
+        self.hooks = hooks
+        self.response_chars = 0
+        self.pending: Callable[[], Awaitable[None]] | None = None
+
+    async def answered(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            await pending()
+
+    async def emit(self, events: list[TurnEvent]) -> None:
+        if any(not isinstance(e, Notice) for e in events):  # a Notice is the API client's own
+            await self.answered()
+        file_ids = [f for e in events if isinstance(e, StepFinished) for f in e.file_ids]
+        self.response_chars += sum(len(e.text) for e in events if isinstance(e, TextDelta))
+        if file_ids:
+            await self.hooks.record_outputs(file_ids)
+        await self.hooks.emit(events)
 
 
 @dataclass
@@ -78,8 +143,11 @@ class Conversation:
         state = _State(
             container_id=turn.container_id, messages=[{"role": "user", "content": turn.user_content}]
         )
+        out = _Output(hooks)
         reset_done = False
         continuations = 0
+        cut_offs = 0  # responses in a row that broke off
+        in_doubt: ContainerInDoubt | None = None
         previous_len = 0  # messages in this turn's previous request
         while True:
             messages = [*turn.history, *state.messages]
@@ -94,8 +162,19 @@ class Conversation:
                 previous_len=previous_len,
             )
             previous_len = len(messages)
+            out.response_chars = 0
             try:
-                response = await self.api.stream(body, hooks.emit)
+                response = await self.api.stream(body, out.emit, deadline=turn.deadline)
+            except ResponseCutOff as cut:
+                await out.answered()
+                cut_offs += 1
+                await self._cut_off(state, cut, hooks)
+                if cut_offs > self.api.max_retries:
+                    raise ClaudeError(KEEPS_BREAKING, detail=str(cut)) from cut
+                continuations += 1
+                if continuations > self.max_continuations:
+                    return self._over_limit(state)
+                continue
             except ContainerGone as exc:
                 if reset_done:
                     raise ClaudeError(
@@ -104,10 +183,33 @@ class Conversation:
                 reset_done = True
                 log.warning("container %s rejected (%s); starting a new one", state.container_id, exc)
                 await self._reset(state, turn, hooks)
+                await self._announce_reset(hooks)
                 continue
+            except ContainerInDoubt as doubt:
+                if reset_done:
+                    raise
+                # Expired, or an outage? The next request goes without the container: if it is
+                # answered, the container was gone; if it fails too, nothing of the attempt was
+                # saved or shown, and the thread keeps its container (and its REPL) for Retry.
+                reset_done = True
+                in_doubt = doubt
+                log.warning("container %s: %s; trying without it", state.container_id, doubt)
+                await self._reset(state, turn, hooks)
+                out.pending = partial(self._announce_reset, hooks)
+                continue
+            except ClaudeError as exc:
+                if out.pending is not None and in_doubt is not None:
+                    out.pending = None
+                    log.warning("the request without the container failed too (%s): an outage", exc)
+                    raise in_doubt from exc
+                raise
+            await out.answered()
+            cut_offs = 0
             hooks.count(response.usage)
             if response.container_id:
                 state.container_id = response.container_id
+            if response.stop_reason == "refusal":
+                return await self._refused(state, response, out.response_chars, hooks)
             state.messages.append({"role": "assistant", "content": response.content})
             _collect(response.content, state)
             await hooks.save(
@@ -120,12 +222,7 @@ class Conversation:
             if stop in ("pause_turn", "tool_use"):
                 continuations += 1
                 if continuations > self.max_continuations:
-                    return self._result(
-                        state,
-                        TurnOutcome.LIMIT,
-                        f"I stopped after {self.max_continuations} steps, the most one turn may take. "
-                        "Reply *continue* to let me go on.",
-                    )
+                    return self._over_limit(state)
                 if stop == "tool_use":
                     state.messages.append(
                         {"role": "user", "content": await _run_tools(response.content, hooks)}
@@ -133,10 +230,62 @@ class Conversation:
                 continue
             return self._finish(state, stop, response.stop_details)
 
+    def _over_limit(self, state: _State) -> TurnResult:
+        return self._result(
+            state,
+            TurnOutcome.LIMIT,
+            f"I stopped after {self.max_continuations} steps, the most one turn may take. "
+            "Reply *continue* to let me go on.",
+        )
+
+    async def _cut_off(self, state: _State, cut: ResponseCutOff, hooks: TurnHooks) -> None:
+        """Keep what arrived of a broken response, as after a Stop, and ask Claude to go on."""
+        partial = cut.response
+        log.warning("the response broke off after it started (%s); keeping what arrived", cut.failure)
+        hooks.count(partial.usage)
+        answered = {b.get("tool_use_id") for b in partial.content}
+        unfinished = [
+            str(b.get("id"))
+            for b in partial.content
+            if b.get("type") == "server_tool_use" and b.get("id") not in answered
+        ]
+        _collect(partial.content, state)
+        kept = repair_history([*state.messages, {"role": "assistant", "content": partial.content}])
+        note: Message = {"role": "user", "content": [{"type": "text", "text": CUT_OFF_NOTE}]}
+        state.messages = merge_consecutive([*kept, note])
+        await hooks.save(state.messages, container_id=None, container_expires_at=None, forget_container=False)
+        await hooks.emit(
+            [
+                ResponseInterrupted(),
+                *(
+                    StepFinished(
+                        step_id, StepStatus.FAILED, error="the connection broke before its result came"
+                    )
+                    for step_id in unfinished
+                ),
+            ]
+        )
+
+    async def _refused(
+        self, state: _State, response: ModelResponse, chars: int, hooks: TurnHooks
+    ) -> TurnResult:
+        """Take the refused response's text back and leave the refused turn out of the history
+        (its earlier responses too: what they answered was part of the same request)."""
+        log.warning("the response was refused (%r)", response.stop_details)
+        await hooks.emit([TextWithdrawn(chars, refusal_line(response.stop_details, withdrawn=chars > 0))])
+        state.messages = [{"role": "user", "content": [{"type": "text", "text": REFUSED_NOTE}]}]
+        await hooks.save(
+            state.messages,
+            container_id=response.container_id,
+            container_expires_at=response.container_expires_at,
+            forget_container=False,
+        )
+        return self._result(state, TurnOutcome.REFUSED, None)
+
     async def _reset(self, state: _State, turn: TurnInput, hooks: TurnHooks) -> None:
         """Start over in a new container: this turn's earlier responses referenced the old one, so they
-        are dropped, the thread's files are attached again and Claude is told its variables are gone."""
-        metrics.CONTAINER_RESETS.inc()
+        are dropped, the thread's files are attached again and Claude is told its variables are gone.
+        Nothing is saved or shown until `_announce_reset`."""
         state.container_id = None
         state.texts.clear()
         state.file_ids.clear()
@@ -148,6 +297,10 @@ class Conversation:
                 "content": [*reattach, {"type": "text", "text": SANDBOX_RESET_NOTE}, *user_content],
             }
         ]
+
+    @staticmethod
+    async def _announce_reset(hooks: TurnHooks) -> None:
+        metrics.CONTAINER_RESETS.inc()
         await hooks.save([], container_id=None, container_expires_at=None, forget_container=True)
         await hooks.emit(
             [
@@ -167,8 +320,6 @@ class Conversation:
                 TurnOutcome.LIMIT,
                 "My answer hit the length limit and was cut off. Reply *continue* for the rest.",
             )
-        if stop == "refusal":
-            return self._result(state, TurnOutcome.REFUSED, "Claude declined to help with this request.")
         if stop == "model_context_window_exceeded":
             return self._result(
                 state,
@@ -187,6 +338,19 @@ class Conversation:
             output_file_ids=list(dict.fromkeys(state.file_ids)),
             message=message,
         )
+
+
+def refusal_line(details: Any, *, withdrawn: bool) -> str:
+    """The line shown for a refusal, with the API's explanation when it gives one (`stop_details`
+    is always there on a refusal, but `category` and `explanation` may be null)."""
+    explanation = details.get("explanation") if isinstance(details, dict) else None
+    said = (
+        f"Claude declined this request: {str(explanation).strip()}"
+        if explanation
+        else "Claude declined this request."
+    )
+    removed = " Its unfinished answer was removed." if withdrawn else ""
+    return f"{said}{removed} You can rephrase it, or press *New session* to start over."
 
 
 def _collect(content: Sequence[Block], state: _State) -> None:

@@ -27,6 +27,7 @@ class StreamError(Exception):
     def __init__(self, error_type: str, message: str) -> None:
         super().__init__(f"{error_type}: {message}")
         self.error_type = error_type
+        self.message = message
 
 
 @dataclass
@@ -97,7 +98,29 @@ class ResponseAccumulator:
         self._json_parts: dict[int, list[str]] = {}
         # Text is joined once per block: appending to a growing string would be quadratic.
         self._text_parts: dict[int, list[str]] = {}
+        self._stopped: set[int] = set()
         self._start_usage: dict[str, Any] = {}
+
+    @property
+    def started(self) -> bool:
+        """Whether a content block began: from then on the response may have run code, so it must
+        not be requested again as if nothing had happened."""
+        return bool(self.response.content)
+
+    def partial(self) -> ModelResponse:
+        """What arrived of a response that broke off: finished blocks, the text streamed so far and
+        result blocks (they arrive whole, §7). A tool call or thinking block still open is left out:
+        its input is incomplete, so it cannot have run (a server tool runs after its block stops)."""
+        content: list[dict[str, Any]] = []
+        for index, block in enumerate(self.response.content):
+            kind = str(block.get("type", ""))
+            if kind == "text" and index not in self._stopped:
+                block = {**block, "text": block.get("text", "") + "".join(self._text_parts.get(index, []))}
+            elif not (index in self._stopped or kind.endswith("_tool_result")):
+                continue
+            if kind != "text" or block.get("text"):
+                content.append(block)
+        return ModelResponse(content=content, usage=self.response.usage)
 
     def feed(self, event: dict[str, Any]) -> list[TurnEvent]:
         kind = event.get("type")
@@ -153,6 +176,7 @@ class ResponseAccumulator:
 
     def _stop(self, event: dict[str, Any]) -> list[TurnEvent]:
         index = int(event["index"])
+        self._stopped.add(index)
         parts = self._json_parts.pop(index, None)
         block = self.response.content[index]
         texts = self._text_parts.pop(index, None)

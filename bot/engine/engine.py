@@ -339,8 +339,9 @@ class Engine:
                     expired = await self.store.expired_files(
                         time.time() - self.settings.file_retention_days * 86400
                     )
-                    await self._delete_files(expired)
+                    # Marked first: from now on no request of their threads may name them.
                     await self.store.mark_files_deleted(expired)
+                    await self._delete_files(expired)
             except Exception:
                 log.exception("housekeeping failed")
             await asyncio.sleep(3600)

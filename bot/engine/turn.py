@@ -19,9 +19,11 @@ import aiohttp
 
 from bot import media, metrics
 from bot.claude import visuals
-from bot.claude.api import ClaudeApi, ClaudeError, FileInfo
+from bot.claude.api import ClaudeApi, FileInfo
 from bot.claude.content import Said, SandboxFile, file_blocks, safe_name, thread_context, user_content
 from bot.claude.conversation import Conversation, TurnInput
+from bot.claude.errors import ClaudeError
+from bot.claude.file_refs import without_deleted_files
 from bot.claude.request import (
     Block,
     Message,
@@ -141,6 +143,7 @@ class TurnRunner:
         hooks = _Hooks(self, start, reply)
         result: TurnResult
         limit = asyncio.timeout(self.settings.turn_max_seconds)
+        hooks.deadline = asyncio.get_running_loop().time() + self.settings.turn_max_seconds
         try:
             async with limit:
                 result = await self._converse(start, reply, hooks)
@@ -259,9 +262,13 @@ class TurnRunner:
             context_text, extra_files = await self._thread_context(key, start.items)
 
         incoming = [*extra_files, *(f for i in start.items for f in i.files)]
-        files = await self._take_files(key, start.files, incoming, reply)
+        files = await self._take_files(key, start.files, incoming, reply, hooks.deadline)
         notes = list(files.notes)
         history = repair_history(list(start.history))
+        if self.settings.file_retention_days is not None:
+            # Files deleted for retention must not be named again: the API would reject every
+            # request of the thread (New session deletes files too, but forgets the history).
+            history = without_deleted_files(history, await self.store.deleted_files(key))
         history, trimmed = trim_history(history, thread.trimmed_blocks, self.settings.context_budget_tokens)
         if trimmed > thread.trimmed_blocks:
             await self.store.update_thread(key, trimmed_blocks=trimmed)
@@ -306,6 +313,7 @@ class TurnRunner:
             history=history,
             user_content=content,
             container_id=thread.container_id,
+            deadline=hooks.deadline,
         )
         result = await self.conversation.run(turn, hooks)
         problems = await self._files_out(key, result, reply)
@@ -333,7 +341,12 @@ class TurnRunner:
     # --- files in ---------------------------------------------------------------------------------
 
     async def _take_files(
-        self, key: ThreadKey, stored: tuple[StoredFile, ...], incoming: list[InboundFile], reply: ThreadReply
+        self,
+        key: ThreadKey,
+        stored: tuple[StoredFile, ...],
+        incoming: list[InboundFile],
+        reply: ThreadReply,
+        deadline: float | None,
     ) -> _Files:
         out = _Files()
         problems: list[str] = []  # for people, shown before the answer
@@ -361,7 +374,7 @@ class TurnRunner:
         async def one(f: InboundFile) -> SandboxFile | None:
             async with semaphore:
                 try:
-                    return await self._take_one(key, f, taken_names, reserved, budget)
+                    return await self._take_one(key, f, taken_names, reserved, budget, deadline)
                 except FileRejected as exc:
                     problems.append(exc.user_message)
                     out.notes.append(f"The attachment {f.name!r} could not be taken in: {exc.user_message}")
@@ -377,7 +390,13 @@ class TurnRunner:
         return out
 
     async def _take_one(
-        self, key: ThreadKey, f: InboundFile, taken_names: set[str], reserved: list[int], budget: int
+        self,
+        key: ThreadKey,
+        f: InboundFile,
+        taken_names: set[str],
+        reserved: list[int],
+        budget: int,
+        deadline: float | None,
     ) -> SandboxFile:
         if f.stub:
             f = await self.slack.resolve_file(f)
@@ -396,7 +415,7 @@ class TurnRunner:
         ):
             if download.size == 0:
                 raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-            info = await self._upload(download, spool, name, f.mimetype)
+            info = await self._upload(download, spool, name, f.mimetype, deadline)
             await spool.close()
             assert spool.path is not None
             # What showing it to Claude depends on: its size in pixels, its pages (bot/media.py).
@@ -421,7 +440,9 @@ class TurnRunner:
         )
         return SandboxFile(info.file_id, name, f.mimetype, spool.size, facts.width, facts.height, facts.pages)
 
-    async def _upload(self, download: Download, spool: Spool, name: str, mimetype: str) -> FileInfo:
+    async def _upload(
+        self, download: Download, spool: Spool, name: str, mimetype: str, deadline: float | None
+    ) -> FileInfo:
         """Download, spool and upload at once; a failed upload is retried from the spooled copy."""
         stream = spool.tee(download.chunks)
         if download.size is not None:
@@ -441,7 +462,7 @@ class TurnRunner:
                 f"I couldn't take in `{download.file.name}` whole, so I left it out. Attach it again."
             )
         assert spool.path is not None
-        return await self.claude.upload_file(spool.path, name, mimetype)
+        return await self.claude.upload_file(spool.path, name, mimetype, deadline=deadline)
 
     async def reattach_blocks(self, key: ThreadKey) -> list[Block]:
         stored = [f for f in await self.store.thread_files(key) if f.anthropic_file_id]
@@ -513,6 +534,7 @@ class _Hooks:
         self.reply = reply
         self.saved = False
         self.usage = Usage()
+        self.deadline: float | None = None  # the turn's end, on the event loop's clock
 
     async def emit(self, events: list[TurnEvent]) -> None:
         await self.reply.handle(events)
@@ -546,6 +568,9 @@ class _Hooks:
 
     async def reattach_blocks(self) -> list[Block]:
         return await self.runner.reattach_blocks(self.start.thread.key)
+
+    async def record_outputs(self, file_ids: list[str]) -> None:
+        await self.runner.store.record_outputs(self.start.thread.key, file_ids)
 
 
 def _crashed() -> TurnResult:

@@ -23,17 +23,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import (
     Notice,
-    ResponseRestarted,
+    ResponseInterrupted,
     StepFinished,
     StepStarted,
     StepStatus,
     TextDelta,
+    TextWithdrawn,
     ThreadKey,
     TurnEvent,
 )
 from bot.slack import render
 from bot.slack.errors import error_code, explain_exception
 from bot.slack.rate_limits import RateBudget
+from bot.slack.withdraw import ShownLog, add_sent, trim_chunks, trim_pieces, trim_texts
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +148,7 @@ class ThreadReply:
         # Outputs too long for a task card: posted whole as text files with the turn's files.
         self.long_outputs: list[tuple[str, str]] = []
         self.posted_ts: list[str] = []  # every message this reply created, oldest first
+        self._shown = ShownLog()  # what was shown, in order, for a withdrawal (TextWithdrawn)
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -166,10 +169,11 @@ class ThreadReply:
                     # separate paragraphs rather than running the sentences together.
                     text = "\n\n" + text
                 self._break_before_text = False
-                self._add_text(text)
+                self._add_text(text, raw=len(event.text))
                 continue
             self._break_before_text = True
             if isinstance(event, StepStarted):
+                self._shown.card(event.step_id)
                 self._cards[event.step_id] = _Card(event.title, StepStatus.RUNNING)
                 self._outbox.append(render.task_started(event))
             elif isinstance(event, StepFinished):
@@ -183,13 +187,16 @@ class ThreadReply:
                 self._outbox.append(render.task_finished(event, card.title, card.output))
             elif isinstance(event, Notice):
                 self._add_text(render.notice_line(event.text), answer=False)
-            elif isinstance(event, ResponseRestarted):
+            elif isinstance(event, ResponseInterrupted):
                 self._add_text(
-                    render.notice_line("The connection to Claude dropped; picking up again."), answer=False
+                    render.notice_line("The connection to Claude dropped mid-answer; going on from there."),
+                    answer=False,
                 )
+            elif isinstance(event, TextWithdrawn):
+                await self._withdraw(event)
         self._dirty.set()
 
-    def _add_text(self, text: str, *, answer: bool = True) -> None:
+    def _add_text(self, text: str, *, answer: bool = True, raw: int = 0) -> None:
         if answer:
             self.full_text.append(text)
             self._answer_chars += len(text)
@@ -197,11 +204,51 @@ class ThreadReply:
                 # Far too long for messages: the rest only goes into the file posted at the end.
                 if not self._truncated:
                     self._truncated = True
-                    self._queue_text(
-                        render.notice_line("The answer is long; the full version follows as a file.")
-                    )
+                    notice = render.notice_line("The answer is long; the full version follows as a file.")
+                    self._shown.other(len(notice))
+                    self._queue_text(notice)
+                self._shown.answer(raw, len(text), 0)
                 return
+            self._shown.answer(raw, len(text), len(text))
+        else:
+            self._shown.other(len(text))
         self._queue_text(text)
+
+    async def _withdraw(self, event: TextWithdrawn) -> None:
+        """Take the last `event.chars` characters of answer text back (a refusal) and show
+        `event.reason` instead: from the answer file, from what is not sent yet, and from the message
+        being written. A message cannot be edited while it streams (`streaming_state_conflict`,
+        slack-platform.md §5.2), so its stream is stopped first and it goes on as a plain message,
+        rewritten with chat.update. Text already in earlier messages of the reply stays."""
+        gone = self._shown.withdraw(event.chars)
+        trim_texts(self.full_text, gone.full_chars)
+        self._answer_chars -= gone.full_chars
+        for card_id in gone.card_ids:
+            self._cards.pop(card_id, None)
+        async with self._io:
+            left = trim_chunks(self._outbox, gone.shown_chars, gone.card_ids)
+            written = left > 0 or any(("card", c) in self._msg.pieces for c in gone.card_ids)
+            if written and self.mode == "stream":
+                await self._stop_for_edit()
+            if written and self.mode == "fallback":
+                left = trim_pieces(self._msg.pieces, left, gone.card_ids)
+                self._msg.shown_pieces = min(self._msg.shown_pieces, len(self._msg.pieces))
+            if left > 0:
+                log.info("%d withdrawn characters were in earlier messages and stay there", left)
+        self._add_text(render.warning_line(event.reason), answer=False)
+
+    async def _stop_for_edit(self) -> None:
+        """Stop the stream (its stop was paid for when it opened) so that its message can be edited."""
+        self.budget.refresh("chat.stopStream")
+        try:
+            await self.client.chat_stopStream(channel=self.key.channel_id, ts=self._msg.ts or "")
+        except CallFailed as exc:
+            if _failure(exc) not in STREAM_OVER:
+                log.warning("could not stop the stream to take text back (%s); it stays", _failure(exc))
+                return
+        self.mode = "fallback"
+        self._msg.shown = self._msg.sent_text
+        self._msg.shown_pieces = len(self._msg.pieces)
 
     def _queue_text(self, text: str) -> None:
         if self._outbox and self._outbox[-1]["type"] == "markdown_text":
@@ -572,6 +619,7 @@ class ThreadReply:
     def _sent(self, chunks: list[dict[str, Any]]) -> None:
         text = _text_of(chunks)
         self._msg.sent_text += text
+        add_sent(self._msg.pieces, chunks)
         self._last_write = time.monotonic()
 
     async def _first_post(self) -> None:

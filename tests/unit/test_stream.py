@@ -233,3 +233,80 @@ def test_a_line_of_exactly_the_limit_is_read() -> None:
     splitter = SSELines(max_line=100)
     assert splitter.feed(b"x" * 50) == [] and splitter.feed(b"x" * 50) == []
     assert splitter.feed(b"\n") == ["x" * 100]
+
+
+def _feed(events: list[dict[str, Any]]) -> ResponseAccumulator:
+    acc = ResponseAccumulator()
+    parser = SSEParser()
+    for line in sse(events):
+        event = parser.feed(line)
+        if event is not None:
+            acc.feed(event)
+    return acc
+
+
+START = {"type": "message_start", "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}}
+CODE_START = {
+    "type": "content_block_start",
+    "index": 1,
+    "content_block": {"type": "server_tool_use", "id": "srvtoolu_1", "name": "code_execution", "input": {}},
+}
+CODE_INPUT = {
+    "type": "content_block_delta",
+    "index": 1,
+    "delta": {"type": "input_json_delta", "partial_json": '{"code": "n += 1"}'},
+}
+TEXT_START = {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}
+TEXT = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Counting."}}
+RESULT_2 = {**RESULT, "tool_use_id": "srvtoolu_1"}
+
+
+@pytest.mark.parametrize(
+    ("events", "started", "kept"),
+    [
+        ([START], False, []),
+        # Text streamed so far is kept even though its block never closed.
+        ([START, TEXT_START, TEXT], True, [{"type": "text", "text": "Counting."}]),
+        ([START, TEXT_START], True, []),  # an empty text block is not content
+        # A code call whose input is still arriving cannot have run: left out.
+        ([START, TEXT_START, TEXT, {**TEXT, "type": "content_block_stop"}, CODE_START], True, ["text"]),
+        # Complete, it may have run: kept (the repair drops it if its result never came).
+        (
+            [
+                START,
+                TEXT_START,
+                TEXT,
+                {"type": "content_block_stop", "index": 0},
+                CODE_START,
+                CODE_INPUT,
+                {"type": "content_block_stop", "index": 1},
+            ],
+            True,
+            ["text", "server_tool_use"],
+        ),
+        # A result block arrives whole: kept even without its stop event.
+        (
+            [
+                START,
+                TEXT_START,
+                TEXT,
+                {"type": "content_block_stop", "index": 0},
+                CODE_START,
+                CODE_INPUT,
+                {"type": "content_block_stop", "index": 1},
+                {"type": "content_block_start", "index": 2, "content_block": RESULT_2},
+            ],
+            True,
+            ["text", "server_tool_use", "bash_code_execution_tool_result"],
+        ),
+    ],
+)
+def test_what_is_kept_of_a_response_that_broke_off(
+    events: list[dict[str, Any]], started: bool, kept: list[Any]
+) -> None:
+    acc = _feed(events)
+    assert acc.started is started
+    partial = acc.partial()
+    shapes = [b if isinstance(k, dict) else b["type"] for b, k in zip(partial.content, kept, strict=True)]
+    assert shapes == kept
+    assert partial.stop_reason is None and partial.usage.input_tokens == 7

@@ -34,13 +34,14 @@ ExpiryMode = Literal["400", "404", "500"]
 
 
 def expiry_error(mode: ExpiryMode, container_id: str) -> ApiError:
-    """The error for a request naming an expired (or unknown) container.
+    """The error for a request naming an expired container.
 
-    The real error is undocumented (reference §6, §11: one report of an untyped HTTP 500 for a
-    days-old id), so the emulator offers three shapes; a bot must treat all of them as expiry:
+    The real error is undocumented (reference §6, §11), so the emulator offers three shapes:
 
-    * ``"500"`` (default, the only behaviour observed): 500 ``api_error`` "Internal server error".
-      The SDK retries 5xx, so the client sees it after its retries.
+    * ``"500"`` (default, the only behaviour observed): 500 ``api_error`` "Internal server error"
+      with ``x-should-retry: false``, the body every internal failure has (pydantic/pydantic-ai#7833;
+      its recorded test notes the header). Nothing in it names the container: only the fact that
+      a request without the container is answered tells this apart from an outage.
     * ``"400"``: 400 ``invalid_request_error`` "container: Container `<id>` has expired. Send the
       request without `container` to start a new container."
     * ``"404"``: 404 ``not_found_error`` "container: Container `<id>` not found."
@@ -52,8 +53,15 @@ def expiry_error(mode: ExpiryMode, container_id: str) -> ApiError:
             "Send the request without `container` to start a new container.",
         )
     if mode == "404":
-        return ApiError(404, f"container: Container `{container_id}` not found.")
-    return ApiError(500, "Internal server error")
+        return unknown_container(container_id)
+    return ApiError(500, "Internal server error", headers={"x-should-retry": "false"})
+
+
+def unknown_container(container_id: str) -> ApiError:
+    """An id that never existed: a 404, unlike an expired one (pydantic/pydantic-ai#7833, whose
+    recorded test contrasts the expired id's 500 with "the 404 it gives for an id that never
+    existed"); the wording is the emulator's."""
+    return ApiError(404, f"container: Container `{container_id}` not found.")
 
 
 @dataclass(eq=False)
@@ -155,9 +163,11 @@ class ContainerRegistry:
 
     def resolve(self, container_id: str, mode: ExpiryMode) -> Container:
         c = self.containers.get(container_id)
+        if c is None:
+            raise unknown_container(container_id)
         now = self.clock()
-        if c is None or c.expired or now >= c.expires_at:
-            if c is not None and not c.expired:
+        if c.expired or now >= c.expires_at:
+            if not c.expired:
                 self.expire(container_id)
             raise expiry_error(mode, container_id)
         self._restore_if_checkpointed(c, now)

@@ -21,6 +21,7 @@ from .pacing import Latency
 from .script import (
     Bash,
     CallTool,
+    Cut,
     Delay,
     Edit,
     ModelFn,
@@ -157,7 +158,7 @@ def _check_steps(steps: Sequence[Step], parsed: ParsedRequest, resume: Paused | 
     if resume is not None and resume.dangling is not None:
         all_steps.append(resume.dangling)
     for step in all_steps:
-        if not isinstance(step, Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay):
+        if not isinstance(step, Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut):
             raise ScriptError(f"not a step: {step!r}")
         if isinstance(step, Bash | Python | Edit) and parsed.code_tool_type is None:
             raise ScriptError(f"{type(step).__name__} step but the request declares no code execution tool")

@@ -1,4 +1,5 @@
-"""Injected failures and delays for the next ``/v1/messages`` requests."""
+"""Injected failures and delays for ``/v1/messages`` requests: the next few, or all of them for a while
+(an outage: every request fails, with or without a container)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,38 @@ from .errors import ApiError
 @dataclass(frozen=True)
 class Failure:
     status: int
-    retry_after: float | None
+    retry_after: float | str | None
+    """Seconds, or a string sent as is (e.g. an HTTP-date, RFC 9110 §10.2.3)."""
     after_s: float
     message: str | None
 
     def error(self) -> ApiError:
         headers = {}
-        if self.retry_after is not None:
-            ra = self.retry_after
+        ra = self.retry_after
+        if isinstance(ra, str):
+            headers["retry-after"] = ra
+        elif ra is not None:
             headers["retry-after"] = str(int(ra)) if float(ra).is_integer() else str(ra)
         return ApiError(self.status, self.message, headers=headers)
+
+
+class ResponseCut(Exception):
+    """Raised by a generation at a ``Cut`` step: the server breaks the response off."""
+
+    def __init__(self, mode: str, status: int) -> None:
+        super().__init__(f"response cut ({mode})")
+        self.mode = mode
+        self.status = status
 
 
 class Faults:
     def __init__(self) -> None:
         self._failures: deque[Failure] = deque()
         self._delays: deque[float] = deque()
+        self.outage: Failure | None = None
 
     def fail_next(
-        self, status: int, times: int, retry_after: float | None, after_s: float, message: str | None
+        self, status: int, times: int, retry_after: float | str | None, after_s: float, message: str | None
     ) -> None:
         self._failures.extend([Failure(status, retry_after, after_s, message)] * times)
 
@@ -37,6 +51,8 @@ class Faults:
         self._delays.extend([seconds] * times)
 
     def take_failure(self) -> Failure | None:
+        if self.outage is not None:
+            return self.outage
         return self._failures.popleft() if self._failures else None
 
     def take_delay(self) -> float:

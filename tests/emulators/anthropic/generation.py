@@ -22,6 +22,7 @@ from . import ids
 from .caching import PromptUsage
 from .containers import Container
 from .continuations import Paused, Turn, content_key
+from .faults import ResponseCut
 from .messages import ParsedRequest
 from .pacing import FAST_DELTA_CHARS, Pacer
 from .response import delta_usage, message_skeleton, start_usage, usage_body
@@ -29,6 +30,7 @@ from .sandbox import CellDone, CellOutcome, CellPaused, run_bash, run_edit
 from .script import (
     Bash,
     CallTool,
+    Cut,
     Edit,
     PauseTurn,
     Python,
@@ -281,6 +283,13 @@ class ResponseRun:
                 steps.popleft()
                 await self._pause_turn(step)
                 return
+            elif isinstance(step, Cut):
+                steps.popleft()
+                if step.fired < step.times:
+                    step.fired += 1
+                    steps.clear()
+                    await self.sink.flush()  # what ran before the cut reaches the client
+                    raise ResponseCut(step.mode, step.status)
             elif isinstance(step, Stop):
                 steps.clear()
                 self.stop_reason = step.reason

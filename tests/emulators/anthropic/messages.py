@@ -218,6 +218,7 @@ def parse(
         system_text="\n".join(b["text"] for b in system_blocks),
     )
     _uploads(parsed, file_exists)
+    _file_sources(parsed, file_exists)
     _prompt_facts(parsed)
     return parsed
 
@@ -607,6 +608,21 @@ def _uploads(parsed: ParsedRequest, file_exists: Callable[[str], bool]) -> None:
             parsed.upload_file_ids.append(fid)
             if i > last_assistant and fid not in parsed.current_turn_uploads:
                 parsed.current_turn_uploads.append(fid)
+
+
+def _file_sources(parsed: ParsedRequest, file_exists: Callable[[str], bool]) -> None:
+    """`image` / `document` blocks whose source is a Files API id need that file to exist: a deleted
+    file is "inaccessible through the API" (platform docs, files-delete). The wording is the same
+    as for `container_upload` (the real one is not documented)."""
+    for i, msg in enumerate(parsed.messages):
+        for j, b in enumerate(msg["content"]):
+            source = b.get("source") if b["type"] in ("image", "document") else None
+            if isinstance(source, dict) and source.get("type") == "file":
+                fid = source.get("file_id")
+                if not isinstance(fid, str) or not file_exists(fid):
+                    raise invalid_request(
+                        f"messages.{i}.content.{j}.{b['type']}.source.file_id: File not found: {fid}"
+                    )
 
 
 def _prompt_facts(parsed: ParsedRequest) -> None:

@@ -14,7 +14,8 @@ Steps run in order; the response is built from them:
 * ``CallTool(name, input)`` — a direct client ``tool_use``; the response stops with ``tool_use``;
 * ``PauseTurn()`` — end the response with ``pause_turn``;
 * ``Stop(reason)`` — end the response with another stop reason;
-* ``Delay(seconds)`` — the model "thinks" for a while.
+* ``Delay(seconds)`` — the model "thinks" for a while;
+* ``Cut(mode)`` — the response breaks off here (a fault, not something the model does).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "Bash",
     "ByText",
     "CallTool",
+    "Cut",
     "Delay",
     "Edit",
     "ModelFn",
@@ -193,7 +195,22 @@ class Delay:
     seconds: float
 
 
-Step = Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay
+@dataclass(eq=False)
+class Cut:
+    """The response breaks off at this point, after the steps before it really ran (their code
+    changed the sandbox): a stream ends with ``event: error`` of ``status``'s type (``mode="error"``)
+    or its connection is dropped (``"reset"``); a JSON response gets that error, or the drop. Steps
+    after it are lost with the response (a new request is a fresh generation). It fires ``times``
+    times; a model that returns the same object again gets the steps around it unbroken after that
+    (as the real model would do the same work again for the same request)."""
+
+    mode: Literal["error", "reset"] = "reset"
+    status: int = 500
+    times: int = 1
+    fired: int = 0
+
+
+Step = Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut
 ModelFn = Callable[[ModelRequest], Sequence[Step] | Awaitable[Sequence[Step]]]
 
 

@@ -31,7 +31,7 @@ from .containers import Container, ContainerRegistry, ExpiryMode
 from .continuations import Turn
 from .engine import Engine, RuntimeSettings
 from .errors import ApiError, invalid_request, new_request_id
-from .faults import Failure, Faults
+from .faults import Failure, Faults, ResponseCut
 from .files_api import LEGACY_FILES_BETA, FileStore, StoredFile
 from .messages import ParsedRequest
 from .pacing import Latency
@@ -47,6 +47,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_MAX_FILE_BYTES = 500 * 1024 * 1024
 MAX_REQUEST_BYTES = 32 * 1024 * 1024  # the Messages API's documented request size limit
 _RID = web.RequestKey("request_id", str)
+
+
+def _drop_connection(request: web.Request) -> None:
+    """End the TCP connection under a response in progress (after what was written is flushed)."""
+    if request.transport is not None:
+        request.transport.close()
 
 
 def _size_if_file(path: Path) -> int | None:
@@ -233,7 +239,7 @@ class AnthropicEmulator:
         self,
         status: int = 529,
         times: int = 2,
-        retry_after: float | None = None,
+        retry_after: float | str | None = None,
         after_s: float = 0,
         message: str | None = None,
     ) -> None:
@@ -241,8 +247,18 @@ class AnthropicEmulator:
         500 api_error, 503, 529 overloaded_error ...), with an optional ``retry-after`` header. The
         default of two failures is what the SDK's default ``max_retries=2`` recovers from. With
         ``after_s`` > 0 the failure happens that long into the response: a stream sends its events
-        until then and ends with ``event: error``."""
+        until then and ends with ``event: error``. ``retry_after`` may be a string (an HTTP-date)."""
         self._faults.fail_next(status, times, retry_after, after_s, message)
+
+    def outage(self, status: int = 500, retry_after: float | str | None = None) -> None:
+        """Until ``end_outage()``, every /v1/messages request fails with ``status`` (500
+        ``api_error``, 529 ``overloaded_error`` ...), whatever it carries: a general outage, as
+        opposed to one container being gone (``expire_container``), which fails only the requests
+        that name it."""
+        self._faults.outage = Failure(status, retry_after, 0.0, None)
+
+    def end_outage(self) -> None:
+        self._faults.outage = None
 
     def cut_next_file_download(self, after_bytes: int, times: int = 1) -> None:
         """Make the next ``times`` ``GET /v1/files/{id}/content`` answers announce the whole file,
@@ -342,6 +358,9 @@ class AnthropicEmulator:
                 await asyncio.sleep(delay)
             failure = self._faults.take_failure()
             if failure is not None and failure.after_s <= 0:
+                with contextlib.suppress(ApiError):  # kept for the record: tests look at what failed
+                    body = await self._read_json(request)
+                    record.body = body if isinstance(body, dict) else None
                 raise failure.error()
             body = await self._read_json(request)
             record.body = body if isinstance(body, dict) else None
@@ -443,6 +462,10 @@ class AnthropicEmulator:
             message = await run
         except ApiError:
             raise
+        except ResponseCut as cut:
+            if cut.mode == "reset":
+                _drop_connection(request)
+            raise ApiError(cut.status) from None
         except Exception as exc:
             log.exception("anthropic emulator: generation failed")
             raise ApiError(500, f"Internal server error (emulator: {exc!r})") from exc
@@ -503,6 +526,13 @@ class AnthropicEmulator:
         except asyncio.CancelledError:
             task.cancel()
             raise
+        except ResponseCut as cut:
+            if cut.mode == "reset":
+                # What was sent stays sent; then the connection ends without the stream's end.
+                record.error = {"type": "error", "error": {"type": "connection_reset", "message": "cut"}}
+                _drop_connection(request)
+                return response
+            error = ApiError(cut.status)
         except ConnectionError:  # the client went away mid-stream: nothing left to send
             task.cancel()
             record.error = {
