@@ -4,11 +4,12 @@ outages, expired sandboxes, streams that break mid-answer, refusals, deleted fil
 from __future__ import annotations
 
 import email.utils
+import io
 import json
-import struct
 import time
 
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
@@ -27,7 +28,15 @@ from tests.emulators.anthropic import (
 )
 from tests.emulators.slack import SlackEmulator
 
-PNG = b"\x89PNG\r\n\x1a\n" + struct.pack(">I4sII", 13, b"IHDR", 4, 4) + b"\x08\x06\x00\x00\x00" + b"\0" * 32
+
+def _png() -> bytes:
+    """A real 4x4 PNG: the emulator decodes images as the API does (a corrupt one is a 400)."""
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 def n_is(ctx: StepContext) -> str:
