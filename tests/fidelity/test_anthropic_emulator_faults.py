@@ -12,6 +12,7 @@ import pytest
 
 from tests.emulators.anthropic import AnthropicEmulator, Cut, Python, Say, Script
 from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
+from tests.fidelity.test_anthropic_emulator_visuals import pdf, png
 
 TOOLS: list[Any] = [CODE_EXECUTION, ptc_tool("lookup")]
 
@@ -118,11 +119,8 @@ async def test_a_cut_fires_only_its_number_of_times(emu: AnthropicEmulator) -> N
 @pytest.mark.parametrize("kind", ["image", "document", "container_upload"])
 async def test_a_deleted_file_cannot_be_named(emu: AnthropicEmulator, kind: str) -> None:
     c = client(emu)
-    data = (
-        (b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png")
-        if kind == "image"
-        else (b"%PDF-1.4\n", "application/pdf")
-    )
+    # Real files: the emulator decodes images and counts PDF pages, as the API does.
+    data = (png(4, 4), "image/png") if kind == "image" else (pdf(1), "application/pdf")
     uploaded = await c.files.upload(file=("f", data[0], data[1]))
     source = {"type": "file", "file_id": uploaded.id}
     block: Any = (
