@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store.arrivals import Arrivals
+from bot.store.bad_rows import describe, refused_row, sanitised
 from bot.store.database import ANSWER, INBOX, Database
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
 from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
@@ -182,16 +183,73 @@ class Store:
             try:
                 results, unclaimed = await self._insert_batch(batch, claim_inline=small)
             except Exception as exc:
+                if refused_row(exc):
+                    # One row the database will not take must not cost the others (see bad_rows).
+                    if len(batch) > 1:
+                        log.warning(
+                            "the inbox refused a batch of %d (%s): storing it row by row",
+                            len(batch),
+                            describe(exc),
+                        )
+                    for item in batch:
+                        await self._insert_alone(
+                            item, claim_inline=small, refused=exc if len(batch) == 1 else None
+                        )
+                    continue
+                # The database failed, not a row: nothing is stored, and Slack delivers the batch again.
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(exc)
                 continue
-            for p, result in zip(batch, results, strict=True):
-                if not p.future.done():
-                    p.future.set_result(result)
-            if unclaimed:
-                self._claims.add(task := asyncio.create_task(self._claim_new_threads(unclaimed)))
-                task.add_done_callback(self._claims.discard)
+            self._settle(batch, results, unclaimed)
+
+    def _settle(
+        self,
+        batch: Sequence[_PendingEnqueue],
+        results: list[Enqueued],
+        unclaimed: dict[str, tuple[str, asyncio.Future[TurnStart | None], list[dict[str, Any]]]],
+    ) -> None:
+        for p, result in zip(batch, results, strict=True):
+            if not p.future.done():
+                p.future.set_result(result)
+        if unclaimed:
+            self._claims.add(task := asyncio.create_task(self._claim_new_threads(unclaimed)))
+            task.add_done_callback(self._claims.discard)
+
+    async def _insert_alone(
+        self, item: _PendingEnqueue, *, claim_inline: bool, refused: Exception | None = None
+    ) -> None:
+        """Store one message of a refused batch: as it is (unless it was refused alone: `refused`),
+        else without what the database cannot hold, else not at all. A message no database could store
+        is acknowledged and dropped (logged once), since Slack would otherwise deliver it again for
+        ever; only a failing database is left to Slack to deliver again."""
+        attempts = [item.inbound] if refused is None else []
+        if (clean := sanitised(item.inbound)) is not None:
+            attempts.append(clean)
+        for inbound in attempts:
+            try:
+                results, unclaimed = await self._insert_batch(
+                    [replace(item, inbound=inbound)], claim_inline=claim_inline
+                )
+            except Exception as exc:
+                if not refused_row(exc):
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                    return
+                refused = exc
+                continue
+            if inbound is not item.inbound:
+                log.warning("message %s in %s was stored without its NUL characters", inbound.ts, inbound.key)
+            self._settle([item], results, unclaimed)
+            return
+        log.error(
+            "message %s in %s can never be stored (%s): acknowledged and dropped",
+            item.inbound.ts,
+            item.inbound.key,
+            describe(refused) if refused is not None else "refused",
+        )
+        if not item.future.done():
+            item.future.set_result(Enqueued(new=False, thread_busy=False))
 
     async def _insert_batch(
         self, batch: Sequence[_PendingEnqueue], *, claim_inline: bool
