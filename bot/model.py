@@ -164,6 +164,7 @@ class TurnOutcome(StrEnum):
     FAILED = "failed"
     LIMIT = "limit"  # a cap (continuations, duration, max_tokens, context) ended it early
     REFUSED = "refused"
+    LOST = "lost"  # another replica took its thread over (this one was cut off from the database)
 
 
 @dataclass(frozen=True, slots=True)

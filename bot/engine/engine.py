@@ -294,14 +294,36 @@ class Engine:
 
     async def _heartbeat(self) -> None:
         interval = self.settings.lease_seconds / 3
+        renewed = time.monotonic()
         while True:
             await asyncio.sleep(interval)
+            # Turns running before the renewal started: their leases were taken before it, so a lease
+            # missing from its answer was lost, not yet to be taken.
+            running = {key: w.control for key, w in self._workers.items() if w.control is not None}
             try:
                 self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
-                if self._workers:
-                    await self.store.renew_leases(self.owner, list(self._workers))
+                held = (
+                    await self.store.renew_leases(self.owner, list(self._workers)) if self._workers else set()
+                )
             except Exception:
                 log.exception("lease heartbeat failed")
+                if time.monotonic() - renewed > self.settings.lease_seconds:
+                    # Cut off from the database for longer than a lease: another replica may be
+                    # answering these threads by now. Stop rather than answer twice.
+                    self._fence(running, "its lease could not be renewed for longer than LEASE_SECONDS")
+                continue
+            renewed = time.monotonic()
+            self._fence(
+                {k: c for k, c in running.items() if k not in held}, "another replica took its thread over"
+            )
+
+    def _fence(self, running: dict[ThreadKey, TurnControl], why: str) -> None:
+        """Stop turns whose thread may be another replica's now (see bot/store/fencing.py)."""
+        for key, control in running.items():
+            worker = self._workers.get(key)
+            if worker is not None and worker.control is control and not control.fenced:
+                log.warning("stopping turn %s in %s: %s", control.turn_id, key, why)
+                control.fence()
 
     async def _sweep(self) -> None:
         """Start work nobody is doing: at start-up (resume after a restart) and every few seconds."""

@@ -46,7 +46,7 @@ from bot.slack.files_in import Download, FileRejected, human_size
 from bot.slack.files_out import LocalFile
 from bot.slack.reply import ThreadReply
 from bot.slack.surface import SlackSurface
-from bot.store import InboxItem, Store, StoredFile, TurnStart
+from bot.store import InboxItem, Store, StoredFile, TurnFenced, TurnStart
 from bot.tools import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
@@ -56,22 +56,40 @@ FILE_CONCURRENCY = 4
 
 @dataclass
 class TurnControl:
-    """Shared between a running turn and whoever may stop it (a button, Slack's own stop, a reset)."""
+    """Shared between a running turn and whoever may stop it (a button, Slack's own stop, a reset, the
+    lease heartbeat)."""
 
     task: asyncio.Task[Any] | None = None
     stopped_by: str | None = None
     turn_id: str | None = None
     closing: bool = False  # the turn is posting its end: too late to stop, nothing left to cancel
+    # The thread was taken over by another replica (see bot/store/fencing.py): stop, post nothing more.
+    fenced: bool = False
+    # The turn's end is recorded (finish_turn committed): what it posts after that (the Retry notice)
+    # cannot make it count as answered any more, so it is not marked.
+    recorded: bool = False
+    _cancelled: bool = False
 
     def stop(self, user_id: str) -> bool:
         if self.closing or self.task is None or self.task.done():
             return False
         if self.stopped_by is None:
-            # Cancelled once: a second press must not leave a cancellation pending after the turn
-            # has handled the first (it would interrupt the turn's end).
             self.stopped_by = user_id
-            self.task.cancel()
+            self._cancel()
         return True
+
+    def fence(self) -> None:
+        if not self.fenced:
+            self.fenced = True
+            if not self.closing:
+                self._cancel()
+
+    def _cancel(self) -> None:
+        # Cancelled once: a second reason (another press, the fence) must not leave a cancellation
+        # pending after the turn has handled the first (it would interrupt the turn's end).
+        if not self._cancelled and self.task is not None and not self.task.done():
+            self._cancelled = True
+            self.task.cancel()
 
 
 @dataclass
@@ -125,7 +143,13 @@ class TurnRunner:
         self, start: TurnStart, control: TurnControl, *, turn_id: str, key: ThreadKey, asker: str
     ) -> tuple[TurnOutcome, bool]:
         async def first_post() -> None:
-            await self.store.mark_posted(turn_id)
+            if control.recorded:
+                return
+            try:
+                await self.store.mark_posted(turn_id, self.owner)
+            except TurnFenced:
+                control.fence()  # and nothing may be posted: the reply does not post on an error
+                raise
 
         reply = self.slack.reply(
             key,
@@ -137,6 +161,22 @@ class TurnRunner:
         await reply.begin()
         # Knows whether part of the turn is in the thread's history already (a retry would repeat it).
         hooks = _Hooks(self, start, reply)
+        try:
+            return await self._answer(start, control, reply, hooks, turn_id=turn_id, key=key, asker=asker)
+        except TurnFenced:
+            return await self._lost(reply, hooks, turn_id=turn_id, key=key, asker=asker)
+
+    async def _answer(
+        self,
+        start: TurnStart,
+        control: TurnControl,
+        reply: ThreadReply,
+        hooks: _Hooks,
+        *,
+        turn_id: str,
+        key: ThreadKey,
+        asker: str,
+    ) -> tuple[TurnOutcome, bool]:
         result: TurnResult
         limit = asyncio.timeout(self.settings.turn_max_seconds)
         try:
@@ -152,6 +192,9 @@ class TurnRunner:
             else:
                 result = _crashed()  # a network timeout that escaped its handler, not the time limit
         except asyncio.CancelledError:
+            if control.fenced:
+                _uncancel()
+                raise TurnFenced(turn_id) from None
             if control.stopped_by is None:
                 # Shutdown: the turn stays "running" in the store and is picked up after the restart.
                 await asyncio.shield(
@@ -164,9 +207,7 @@ class TurnRunner:
                     )
                 )
                 raise
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()  # our own stop, fully handled here
+            _uncancel()  # our own stop, fully handled here
             result = TurnResult(
                 TurnOutcome.STOPPED,
                 message=f"Stopped by <@{control.stopped_by}>. The sandbox keeps whatever had already run.",
@@ -178,10 +219,15 @@ class TurnRunner:
                 control.closing = True
                 # Back in the inbox before the Retry button shows, so pressing it finds the message.
                 more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply, hooks=hooks)
+                control.recorded = True
                 await self._close(reply, result, retry=True)
                 return result.outcome, more
+        except TurnFenced:
+            raise
         except Exception:
             result = _crashed()
+        if control.fenced:
+            raise TurnFenced(turn_id)  # its end is for the new owner to post
         # A stop from now on (Slack's own stop noticed by the last append, a late button press) must
         # not cancel the turn's end: it would never be recorded as finished.
         control.closing = True
@@ -190,6 +236,25 @@ class TurnRunner:
             self._finish(turn_id, key, asker, result, requeue=False, reply=reply, hooks=hooks)
         )
         return result.outcome, more
+
+    async def _lost(
+        self, reply: ThreadReply, hooks: _Hooks, *, turn_id: str, key: ThreadKey, asker: str
+    ) -> tuple[TurnOutcome, bool]:
+        """Another replica took the thread over while this one could not renew its lease (or a write of
+        the turn was refused for that reason): stop at once and post nothing more. The new owner closes
+        what this turn showed and answers; only the tokens spent here are recorded."""
+        log.warning(
+            "turn %s in %s lost its thread to another replica: stopped, posting nothing more", turn_id, key
+        )
+        reply.abandon()
+        self._count_tokens(hooks.usage)
+        try:
+            await self.store.record_usage(
+                turn_id, key, user_id=asker, model=self.settings.claude_model, turn_usage=hooks.usage
+            )
+        except Exception:
+            log.exception("could not record the usage of turn %s", turn_id)
+        return TurnOutcome.LOST, False
 
     @staticmethod
     def _count_tokens(usage: Usage) -> None:
@@ -515,6 +580,7 @@ class _Hooks:
             container_id=container_id,
             container_expires_at=container_expires_at,
             forget_container=forget_container,
+            owner=self.runner.owner,
         )
         self.saved = self.saved or bool(turn_messages)
 
@@ -539,3 +605,10 @@ def _crashed() -> TurnResult:
 
 def _stop(control: TurnControl, user_id: str) -> None:
     control.stop(user_id)
+
+
+def _uncancel() -> None:
+    """The current task's cancellation was ours (a stop, the fence) and is handled where this is called."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.store.database import Database
+from bot.store.fencing import TurnFenced
 from bot.store.migrate import SchemaBehind, ensure_schema
 from bot.store.repository import (
     Enqueued,
@@ -25,6 +26,7 @@ __all__ = [
     "Store",
     "StoredFile",
     "ThreadState",
+    "TurnFenced",
     "TurnStart",
     "UnsureTurn",
     "UsageSummary",

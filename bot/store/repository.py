@@ -29,6 +29,7 @@ from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store.arrivals import Arrivals
 from bot.store.bad_rows import describe, refused_row, sanitised
 from bot.store.database import ANSWER, INBOX, Database
+from bot.store.fencing import TurnFenced
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
 from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
 
@@ -598,11 +599,15 @@ class Store:
 
         return await self.db.read(tx)
 
-    async def mark_posted(self, turn_id: str) -> None:
-        """People can now see part of this turn's answer; from here on it must never be re-run."""
-        await self.db.write(
-            lambda conn: conn.execute(self.sql.mark_posted, {"p_turn": turn_id}), priority=ANSWER
+    async def mark_posted(self, turn_id: str, owner: str) -> None:
+        """People are about to see part of this turn's answer; from here on it must never be re-run.
+        Raises TurnFenced when the turn is no longer `owner`'s (then nothing may be posted)."""
+        params = {"p_turn": turn_id, "p_owner": owner}
+        marked = await self.db.write(
+            lambda conn: conn.execute(self.sql.mark_posted, params).first(), priority=ANSWER
         )
+        if marked is None:
+            raise TurnFenced(turn_id)
 
     async def finish_turn(
         self,
@@ -621,6 +626,7 @@ class Store:
         the caller starts the next turn) or give it up, in the same transaction.
 
         `requeue` marks the turn's messages failed (nothing was answered; a later turn picks them up).
+        Raises TurnFenced (nothing written) when the turn is no longer `owner`'s.
         """
         now = time.time()
         sql = self.sql
@@ -636,33 +642,31 @@ class Store:
             "p_answer_ts": answer_ts,
         }
 
-        def tx(conn: Connection) -> bool:
-            conn.execute(sql.close_turn, p)
+        def tx(conn: Connection) -> bool | None:
+            if conn.execute(sql.close_turn, p).first() is None:
+                return None
             conn.execute(sql.close_messages, p)
             if answer_ts is not None:
                 conn.execute(sql.answered, p)
             if turn_usage.requests:
-                conn.execute(
-                    sql.add_usage,
-                    {
-                        "turn_id": turn_id,
-                        "thread_key": str(key),
-                        "team_id": key.team_id,
-                        "channel_id": key.channel_id,
-                        "user_id": user_id,
-                        "model": model,
-                        "input_tokens": turn_usage.input_tokens,
-                        "output_tokens": turn_usage.output_tokens,
-                        "cache_read_tokens": turn_usage.cache_read_tokens,
-                        "cache_write_tokens": turn_usage.cache_write_tokens,
-                        "requests": turn_usage.requests,
-                        "created_at": now,
-                    },
-                )
+                conn.execute(sql.add_usage, _usage_row(turn_id, key, user_id, model, turn_usage, now))
             kept = conn.execute(sql.release_unless_waiting, p).first()
             return kept is not None and kept.lease_owner is not None
 
-        return await self.db.write(tx)
+        kept = await self.db.write(tx)
+        if kept is None:
+            raise TurnFenced(turn_id)
+        return kept
+
+    async def record_usage(
+        self, turn_id: str, key: ThreadKey, *, user_id: str, model: str, turn_usage: Usage
+    ) -> None:
+        """The tokens of a turn that cannot be finished here (it lost its thread to another replica):
+        they were spent all the same, and the operator's usage record must show them."""
+        if not turn_usage.requests:
+            return
+        row = _usage_row(turn_id, key, user_id, model, turn_usage, time.time())
+        await self.db.write(lambda conn: conn.execute(self.sql.add_usage, row))
 
     async def retry_failed(self, key: ThreadKey) -> int:
         """Put the thread's failed messages back in the inbox (the Retry button, or a new message)."""
@@ -703,21 +707,23 @@ class Store:
         """A clean shutdown: nothing was lost with this process, peers need not look for it."""
         await self.db.write(lambda conn: conn.execute(delete(replicas).where(replicas.c.owner == owner)))
 
-    async def renew_leases(self, owner: str, keys: Iterable[ThreadKey]) -> int:
-        """Extend this owner's leases on the threads it is working on. Only those: a thread whose
-        worker is gone (it crashed) must see its lease expire so that the sweeper restarts it."""
+    async def renew_leases(self, owner: str, keys: Iterable[ThreadKey]) -> set[ThreadKey]:
+        """Extend this owner's leases on the threads it is working on, and return those it still holds.
+        Only those threads: one whose worker is gone (it crashed) must see its lease expire so that the
+        sweeper restarts it. A thread missing from the answer was taken over by another replica while
+        this one could not renew (cut off from the database): its turn must stop (see fencing.py)."""
         now = time.time()
         skeys = [str(k) for k in keys]
 
         def tx(conn: Connection) -> Any:
-            result = conn.execute(
+            return conn.execute(
                 update(threads)
                 .where(threads.c.lease_owner == owner, threads.c.key.in_(skeys))
                 .values(lease_expires=now + self.lease_seconds)
-            )
-            return int(result.rowcount or 0)
+                .returning(threads.c.key)
+            ).all()
 
-        return await self.db.write(tx)
+        return {ThreadKey.parse(r.key) for r in await self.db.write(tx)}
 
     async def release_all(self, owner: str) -> None:
         """On clean shutdown: let another replica take over at once instead of after the expiry."""
@@ -779,11 +785,13 @@ class Store:
         container_id: str | None = None,
         container_expires_at: str | None = None,
         forget_container: bool = False,
+        owner: str,
     ) -> None:
         """Store a turn's messages so far (after every model response) and the container.
 
         The turn's rows are replaced as a whole: after a container reset mid-turn its earlier responses
-        are gone from the conversation, and the store must say the same."""
+        are gone from the conversation, and the store must say the same. Raises TurnFenced (nothing
+        saved) when the turn is no longer `owner`'s."""
         now = time.time()
         rows = [
             {
@@ -804,16 +812,21 @@ class Store:
             "p_container": container_id,
             "p_expires_at": container_expires_at,
             "p_now": now,
+            "p_owner": owner,
         }
 
-        def tx(conn: Connection) -> None:
+        def tx(conn: Connection) -> bool:
+            if conn.execute(sql.fence_save, p).first() is None:
+                return False
             conn.execute(sql.drop_turn_messages, p)
             if rows:
                 conn.execute(sql.add_messages, rows)
             if container_id is not None or forget_container:
                 conn.execute(sql.keep_container, p)
+            return True
 
-        await self.db.write(tx, priority=ANSWER)
+        if not await self.db.write(tx, priority=ANSWER):
+            raise TurnFenced(turn_id)
 
     async def update_thread(self, key: ThreadKey, *, trimmed_blocks: int) -> None:
         values = {"trimmed_blocks": trimmed_blocks, "updated_at": time.time()}
@@ -989,6 +1002,25 @@ def _stored_file(r: Any) -> StoredFile:
 def _chunks(items: list[T]) -> list[list[T]]:
     """`items` in slices small enough for one statement's parameters (see ENQUEUE_CHUNK)."""
     return [items[first : first + ENQUEUE_CHUNK] for first in range(0, len(items), ENQUEUE_CHUNK)]
+
+
+def _usage_row(
+    turn_id: str, key: ThreadKey, user_id: str, model: str, turn_usage: Usage, now: float
+) -> dict[str, Any]:
+    return {
+        "turn_id": turn_id,
+        "thread_key": str(key),
+        "team_id": key.team_id,
+        "channel_id": key.channel_id,
+        "user_id": user_id,
+        "model": model,
+        "input_tokens": turn_usage.input_tokens,
+        "output_tokens": turn_usage.output_tokens,
+        "cache_read_tokens": turn_usage.cache_read_tokens,
+        "cache_write_tokens": turn_usage.cache_write_tokens,
+        "requests": turn_usage.requests,
+        "created_at": now,
+    }
 
 
 def _inbox_row(inbound: Inbound, now: float, thread_key: str) -> dict[str, Any]:

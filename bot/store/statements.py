@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
+from bot.store.fencing import owns_turn
 from bot.store.schema import files, inbox, messages, threads, turns, usage
 
 _WAITING = or_(inbox.c.state == "pending", inbox.c.state == "failed")
@@ -151,9 +152,12 @@ class Statements:
         self.thread_files = select(files).where(
             files.c.thread_key == key, files.c.deleted_at.is_(None), files.c.origin == "upload"
         )
-        self.mark_posted = (
-            update(turns).where(turns.c.id == bindparam("p_turn", type_=String())).values(posted_output=True)
-        )
+        # The writes of a running turn are fenced (see fencing.py): each returns the turn's id only when
+        # the turn still belongs to `p_owner`.
+        self.mark_posted = update(turns).where(owns_turn()).values(posted_output=True).returning(turns.c.id)
+        # A history save changes no turn column: this takes the turn's row (so a takeover waits for the
+        # save, or the save sees the takeover) and says whether the turn is still ours.
+        self.fence_save = update(turns).where(owns_turn()).values(owner=turns.c.owner).returning(turns.c.id)
         self.drop_turn_messages = delete(messages).where(
             messages.c.turn_id == bindparam("p_turn", type_=String())
         )
@@ -174,12 +178,13 @@ class Statements:
         )
         self.close_turn = (
             update(turns)
-            .where(turns.c.id == bindparam("p_turn", type_=String()))
+            .where(owns_turn())
             .values(
                 state=bindparam("p_state", type_=String()),
                 outcome=bindparam("p_outcome", type_=String()),
                 finished_at=now,
             )
+            .returning(turns.c.id)
         )
         self.close_messages = (
             update(inbox)
