@@ -36,9 +36,6 @@ from bot.tools import ToolRegistry, register_builtin
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 8.0
-
-
 # Concurrent connections per Slack host (API calls; file transfers go to their own host in production).
 SLACK_CONNECTIONS = 32
 
@@ -106,12 +103,12 @@ class BotApp:
         else:
             log.info("HTTP mode: Slack events on port %s at /slack/events", port)
 
-    async def close(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    async def close(self) -> None:
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         if self.http_runner is not None:
             await self.http_runner.cleanup()
-        await self.engine.shutdown(grace_seconds)
+        await self.engine.shutdown(self.settings.shutdown_grace_seconds)
         await self.claude.close()
         await self.session.close()
         await self.store.close()

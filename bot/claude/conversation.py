@@ -39,6 +39,7 @@ class TurnHooks(Protocol):
         container_id: str | None,
         container_expires_at: str | None,
         forget_container: bool,
+        stop_reason: str | None,
     ) -> None: ...
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput: ...
@@ -56,6 +57,10 @@ class TurnInput:
     history: list[Message]
     user_content: list[Block]
     container_id: str | None
+    # A turn resumed after a restart: its responses (and tool results) saved after `user_content`, and
+    # why the last of them stopped. The loop goes on from there rather than asking again.
+    resumed: list[Message] = field(default_factory=list)
+    resumed_stop: str | None = None
 
 
 @dataclass
@@ -75,11 +80,25 @@ class Conversation:
 
     async def run(self, turn: TurnInput, hooks: TurnHooks) -> TurnResult:
         state = _State(
-            container_id=turn.container_id, messages=[{"role": "user", "content": turn.user_content}]
+            container_id=turn.container_id,
+            messages=[{"role": "user", "content": turn.user_content}, *turn.resumed],
         )
         reset_done = False
         continuations = 0
         previous_len = 0  # messages in this turn's previous request
+        if turn.resumed:
+            for message in turn.resumed:
+                if message["role"] == "assistant":
+                    _collect(message["content"], state)
+            stop = turn.resumed_stop
+            if stop not in ("pause_turn", "tool_use"):
+                return self._finish(state, stop, None)  # Claude had finished: only the turn's end is left
+            if stop == "tool_use":
+                # The calls were saved, their results not: run them now (our tools are safe to repeat).
+                state.messages.append(
+                    {"role": "user", "content": await _run_tools(state.messages[-1]["content"], hooks)}
+                )
+            # pause_turn: the paused response goes back unchanged, as after any pause (reference §3.4).
         while True:
             messages = [*turn.history, *state.messages]
             body = build_request(
@@ -114,6 +133,7 @@ class Conversation:
                 container_id=response.container_id,
                 container_expires_at=response.container_expires_at,
                 forget_container=False,
+                stop_reason=response.stop_reason,
             )
             stop = response.stop_reason
             if stop in ("pause_turn", "tool_use"):
@@ -147,7 +167,9 @@ class Conversation:
                 "content": [*reattach, {"type": "text", "text": SANDBOX_RESET_NOTE}, *user_content],
             }
         ]
-        await hooks.save([], container_id=None, container_expires_at=None, forget_container=True)
+        await hooks.save(
+            [], container_id=None, container_expires_at=None, forget_container=True, stop_reason=None
+        )
         await hooks.emit(
             [
                 Notice(

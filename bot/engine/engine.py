@@ -36,6 +36,7 @@ RECEIVED_REACTION = "eyes"
 RECOVERY_WINDOW_SECONDS = 600.0
 INTERRUPTED_MARK = "\n\n_(interrupted: the bot restarted)_"
 STOP_POLL_SECONDS = 0.5
+SUSPEND_SECONDS = 2.0  # of the shutdown grace, kept for turns cut short to suspend themselves
 
 
 def new_owner_id() -> str:
@@ -182,8 +183,15 @@ class Engine:
                             continue
                         return
                     logs.turn_var.set(start.turn_id)
-                    log.info("turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items))
+                    if start.resumed is not None:
+                        log.info("turn %s in %s resumed after a restart", start.turn_id, key)
+                    else:
+                        log.info(
+                            "turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items)
+                        )
                     control = TurnControl(turn_id=start.turn_id)
+                    if self._shutting_down():
+                        control.suspend()  # claimed as the shutdown began: it goes on after the restart
                     worker.control = control
                     turn = asyncio.create_task(self.runner.run(start, control), name=f"turn {start.turn_id}")
                     control.task = turn
@@ -206,6 +214,9 @@ class Engine:
         finally:
             if self._workers.get(key) is worker:
                 del self._workers[key]
+
+    def _shutting_down(self) -> bool:
+        return not self._accepting
 
     async def _resolve_unsure(self, key: ThreadKey, start: TurnStart) -> tuple[InterruptedTurn, ...]:
         """A dead replica's turn was about to post or had posted: Slack tells which. A turn whose output
@@ -368,16 +379,33 @@ class Engine:
             await asyncio.sleep(3600)
 
     async def shutdown(self, grace_seconds: float) -> None:
-        """Stop taking new work, let running turns finish for a while, cancel the rest, drop leases."""
+        """Stop taking new work and suspend running turns, within `grace_seconds` in all; drop leases.
+
+        A turn stops at the end of the model response it is receiving (everything it did is saved by
+        then) and is suspended; one still mid-response when the grace is nearly over is cancelled and
+        suspended where it is. Either way it goes on after the restart, in whichever process takes its
+        thread next (Store.suspend_turn), instead of asking the person to send their message again."""
         self._accepting = False
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        for worker in self._workers.values():
+            if worker.control is not None:
+                worker.control.suspend()
         tasks = [w.task for w in self._workers.values()]
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+            # What is left of the grace after the wait is for the cancelled turns to suspend themselves
+            # (one write and one message each).
+            reserve = min(SUSPEND_SECONDS, grace_seconds / 2)
+            _, pending = await asyncio.wait(tasks, timeout=grace_seconds - reserve)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                _, stuck = await asyncio.wait(pending, timeout=reserve)
+                if stuck:
+                    log.warning(
+                        "%d turn(s) could not be suspended in time; they are recovered as interrupted",
+                        len(stuck),
+                    )
         await self.store.release_all(self.owner)
         await self.store.goodbye(self.owner)

@@ -52,6 +52,13 @@ from bot.tools import ToolContext, ToolRegistry
 log = logging.getLogger(__name__)
 
 FILE_CONCURRENCY = 4
+RESTART_NOTICE = "The bot is restarting; I'll go on with this as soon as it's back."
+# Stop reasons after which the conversation sends another request in the same turn (reference §3.4).
+CONTINUED = ("pause_turn", "tool_use")
+
+
+class TurnSuspended(Exception):
+    """Raised after a save when the bot is shutting down: the turn stops at this response's end."""
 
 
 @dataclass
@@ -65,9 +72,12 @@ class TurnControl:
     closing: bool = False  # the turn is posting its end: too late to stop, nothing left to cancel
     # The thread was taken over by another replica (see bot/store/fencing.py): stop, post nothing more.
     fenced: bool = False
-    # The turn's end is recorded (finish_turn committed): what it posts after that (the Retry notice)
-    # cannot make it count as answered any more, so it is not marked.
-    recorded: bool = False
+    # Shutdown: stop at the end of the current model response (or when cancelled) and suspend, to be
+    # resumed after the restart.
+    suspending: bool = False
+    # The turn's state in the store is settled for this process (finished, or suspended): what it posts
+    # after that (the Retry notice, the restart notice) is not its answer, so it is not marked posted.
+    settled: bool = False
     _cancelled: bool = False
 
     def stop(self, user_id: str) -> bool:
@@ -77,6 +87,9 @@ class TurnControl:
             self.stopped_by = user_id
             self._cancel()
         return True
+
+    def suspend(self) -> None:
+        self.suspending = True
 
     def fence(self) -> None:
         if not self.fenced:
@@ -143,7 +156,7 @@ class TurnRunner:
         self, start: TurnStart, control: TurnControl, *, turn_id: str, key: ThreadKey, asker: str
     ) -> tuple[TurnOutcome, bool]:
         async def first_post() -> None:
-            if control.recorded:
+            if control.settled:
                 return
             try:
                 await self.store.mark_posted(turn_id, self.owner)
@@ -160,7 +173,7 @@ class TurnRunner:
         )
         await reply.begin()
         # Knows whether part of the turn is in the thread's history already (a retry would repeat it).
-        hooks = _Hooks(self, start, reply)
+        hooks = _Hooks(self, start, reply, control)
         try:
             return await self._answer(start, control, reply, hooks, turn_id=turn_id, key=key, asker=asker)
         except TurnFenced:
@@ -178,6 +191,9 @@ class TurnRunner:
         asker: str,
     ) -> tuple[TurnOutcome, bool]:
         result: TurnResult
+        if control.suspending:
+            # Claimed while the bot was already shutting down: nothing asked yet, it all goes on after.
+            return await self._suspend(control, reply, turn_id=turn_id, key=key)
         limit = asyncio.timeout(self.settings.turn_max_seconds)
         try:
             async with limit:
@@ -195,19 +211,11 @@ class TurnRunner:
             if control.fenced:
                 _uncancel()
                 raise TurnFenced(turn_id) from None
+            _uncancel()  # ours (a stop, the shutdown), fully handled here
             if control.stopped_by is None:
-                # Shutdown: the turn stays "running" in the store and is picked up after the restart.
-                await asyncio.shield(
-                    self._close(
-                        reply,
-                        TurnResult(
-                            TurnOutcome.FAILED, message="The bot is restarting; I'll pick this up again."
-                        ),
-                        retry=False,
-                    )
-                )
-                raise
-            _uncancel()  # our own stop, fully handled here
+                # Shutdown, and the grace is over: suspend where it is. A response cut off mid-stream
+                # was not saved: it is asked for again when the turn is resumed.
+                return await self._suspend(control, reply, turn_id=turn_id, key=key)
             result = TurnResult(
                 TurnOutcome.STOPPED,
                 message=f"Stopped by <@{control.stopped_by}>. The sandbox keeps whatever had already run.",
@@ -219,9 +227,11 @@ class TurnRunner:
                 control.closing = True
                 # Back in the inbox before the Retry button shows, so pressing it finds the message.
                 more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply, hooks=hooks)
-                control.recorded = True
+                control.settled = True
                 await self._close(reply, result, retry=True)
                 return result.outcome, more
+        except TurnSuspended:
+            return await self._suspend(control, reply, turn_id=turn_id, key=key)
         except TurnFenced:
             raise
         except Exception:
@@ -236,6 +246,19 @@ class TurnRunner:
             self._finish(turn_id, key, asker, result, requeue=False, reply=reply, hooks=hooks)
         )
         return result.outcome, more
+
+    async def _suspend(
+        self, control: TurnControl, reply: ThreadReply, *, turn_id: str, key: ThreadKey
+    ) -> tuple[TurnOutcome, bool]:
+        """The bot is shutting down: the turn keeps its messages and saved responses and goes on after
+        the restart (Store.suspend_turn), so nobody has to ask again. Suspended first, then told: a
+        process killed in between leaves a turn that is resumed, not one closed as interrupted."""
+        control.closing = True  # a late stop must not cancel the suspension
+        await self.store.suspend_turn(turn_id, self.owner)
+        control.settled = True  # the notice below is not the answer: it must not block a resume
+        await reply.finish(closing=RESTART_NOTICE, retry=False)
+        log.info("turn %s in %s suspended for the restart; it goes on when the bot is back", turn_id, key)
+        return TurnOutcome.SUSPENDED, False
 
     async def _lost(
         self, reply: ThreadReply, hooks: _Hooks, *, turn_id: str, key: ThreadKey, asker: str
@@ -315,15 +338,12 @@ class TurnRunner:
         if events:
             await reply.handle(events)
 
-        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in start.items]
-        context_text: str | None = None
-        extra_files: list[InboundFile] = []
-        if not thread.context_loaded and any(i.wants_context for i in start.items):
-            context_text, extra_files = await self._thread_context(key, start.items)
-
-        incoming = [*extra_files, *(f for i in start.items for f in i.files)]
-        files = await self._take_files(key, start.files, incoming, reply)
-        notes = list(files.notes)
+        saved = start.resumed.messages if start.resumed is not None else ()
+        if saved:
+            # Resumed after a restart: the question as it was first sent (files and context included).
+            content: list[Block] = saved[0]["content"]
+        else:
+            content = await self._question(start, reply, again=start.resumed is not None)
         history = repair_history(list(start.history))
         history, trimmed = trim_history(history, thread.trimmed_blocks, self.settings.context_budget_tokens)
         if trimmed > thread.trimmed_blocks:
@@ -336,14 +356,6 @@ class TurnRunner:
                     )
                 ]
             )
-        content = user_content(
-            said,
-            files.blocks_files,
-            context=context_text,
-            notes=notes,
-            images=self.settings.images_as_blocks,
-            pdfs=self.settings.pdfs_as_blocks,
-        )
         prompt = PromptContext(
             bot_name=self.slack.bot_name,
             channel_label=await self.slack.channel_label(key),
@@ -358,12 +370,34 @@ class TurnRunner:
             history=history,
             user_content=content,
             container_id=thread.container_id,
+            resumed=list(saved[1:]),
+            resumed_stop=start.resumed.stop_reason if start.resumed is not None else None,
         )
         result = await self.conversation.run(turn, hooks)
         problems = await self._files_out(key, result, reply)
         if problems:
             result.message = "\n".join(filter(None, [*problems, result.message]))
         return result
+
+    async def _question(self, start: TurnStart, reply: ThreadReply, *, again: bool) -> list[Block]:
+        """The turn's user content: who said what, the thread's earlier messages on first contact, and
+        the attached files taken into the sandbox. `again`: the turn runs again from its start after
+        a restart, so its own files, taken in already, are attached again."""
+        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in start.items]
+        context_text: str | None = None
+        extra_files: list[InboundFile] = []
+        if not start.thread.context_loaded and any(i.wants_context for i in start.items):
+            context_text, extra_files = await self._thread_context(start.thread.key, start.items)
+        incoming = [*extra_files, *(f for i in start.items for f in i.files)]
+        files = await self._take_files(start.thread.key, start.files, incoming, reply, again=again)
+        return user_content(
+            said,
+            files.blocks_files,
+            context=context_text,
+            notes=list(files.notes),
+            images=self.settings.images_as_blocks,
+            pdfs=self.settings.pdfs_as_blocks,
+        )
 
     async def _thread_context(
         self, key: ThreadKey, items: tuple[InboxItem, ...]
@@ -385,7 +419,13 @@ class TurnRunner:
     # --- files in ---------------------------------------------------------------------------------
 
     async def _take_files(
-        self, key: ThreadKey, stored: tuple[StoredFile, ...], incoming: list[InboundFile], reply: ThreadReply
+        self,
+        key: ThreadKey,
+        stored: tuple[StoredFile, ...],
+        incoming: list[InboundFile],
+        reply: ThreadReply,
+        *,
+        again: bool = False,
     ) -> _Files:
         out = _Files()
         problems: list[str] = []  # for people, shown before the answer
@@ -394,6 +434,12 @@ class TurnRunner:
         fresh: list[InboundFile] = []
         for f in incoming:
             if f.slack_file_id in known or any(x.slack_file_id == f.slack_file_id for x in fresh):
+                old = known.get(f.slack_file_id)
+                if again and old is not None and old.anthropic_file_id:
+                    # Uploaded by this turn's first run, whose request may never have reached Claude.
+                    out.blocks_files.append(
+                        SandboxFile(old.anthropic_file_id, old.name, old.mimetype, old.size)
+                    )
                 continue  # already in the sandbox
             fresh.append(f)
         limit = self.settings.max_files_per_turn
@@ -423,7 +469,7 @@ class TurnRunner:
                 return None
 
         results = await asyncio.gather(*(one(f) for f in fresh))
-        out.blocks_files = [r for r in results if r is not None]
+        out.blocks_files += [r for r in results if r is not None]
         if problems:
             await reply.handle([Notice(p) for p in problems])
         return out
@@ -553,11 +599,14 @@ class TurnRunner:
 class _Hooks:
     """The conversation's view of the engine for one turn."""
 
-    def __init__(self, runner: TurnRunner, start: TurnStart, reply: ThreadReply) -> None:
+    def __init__(
+        self, runner: TurnRunner, start: TurnStart, reply: ThreadReply, control: TurnControl
+    ) -> None:
         self.runner = runner
         self.start = start
         self.reply = reply
-        self.saved = False
+        self.control = control
+        self.saved = start.resumed is not None and bool(start.resumed.messages)
         self.usage = Usage()
 
     async def emit(self, events: list[TurnEvent]) -> None:
@@ -570,6 +619,7 @@ class _Hooks:
         container_id: str | None,
         container_expires_at: str | None,
         forget_container: bool,
+        stop_reason: str | None,
     ) -> None:
         assert self.start.turn_id is not None
         await self.runner.store.save_turn(
@@ -580,9 +630,13 @@ class _Hooks:
             container_id=container_id,
             container_expires_at=container_expires_at,
             forget_container=forget_container,
+            stop_reason=stop_reason,
             owner=self.runner.owner,
         )
         self.saved = self.saved or bool(turn_messages)
+        if self.control.suspending and stop_reason in CONTINUED:
+            # Shutting down: everything so far is saved, and the next request would outlive the grace.
+            raise TurnSuspended
 
     def count(self, usage: Usage) -> None:
         self.usage = self.usage + usage

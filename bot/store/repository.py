@@ -100,6 +100,16 @@ class StoredFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Resumed:
+    """A turn a clean shutdown suspended, taken up again where it stopped (see Store.suspend_turn)."""
+
+    # The turn's saved messages, its user message first; none when it was suspended before its first
+    # model response was saved (it then runs from the start).
+    messages: tuple[dict[str, Any], ...]
+    stop_reason: str | None  # of the last saved response: continue, run its tool calls, or only finish
+
+
+@dataclass(frozen=True, slots=True)
 class TurnStart:
     """Everything a turn needs from the store, read in the transaction that claims it."""
 
@@ -110,6 +120,7 @@ class TurnStart:
     history: tuple[dict[str, Any], ...] = ()
     files: tuple[StoredFile, ...] = ()
     unsure: tuple[UnsureTurn, ...] = ()  # to resolve (resolve_interrupted) before anything is claimed
+    resumed: Resumed | None = None  # a suspended turn going on (its items are the ones it had claimed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +519,9 @@ class Store:
         interrupted, unsure = ((), ()) if fresh else self._recover_interrupted(conn, p, now)
         if unsure:
             return TurnStart(thread=state, turn_id=None, items=(), interrupted=interrupted, unsure=unsure)
+        resumed = None if fresh else self._resume_suspended(conn, p, state, interrupted, now)
+        if resumed is not None:
+            return resumed
         waiting = conn.execute(sql.waiting, p).all()
         if not any(r.state == "pending" for r in waiting):
             # Failed messages alone never start a turn (that would retry forever); the Retry
@@ -529,6 +543,43 @@ class Store:
             stored = tuple(_stored_file(r) for r in conn.execute(sql.thread_files, p))
         items = tuple(_inbox_item(r._mapping) for r in waiting)
         return TurnStart(state, turn_id, items, interrupted, history, stored)
+
+    def _resume_suspended(
+        self,
+        conn: Connection,
+        p: dict[str, Any],
+        state: ThreadState,
+        interrupted: tuple[InterruptedTurn, ...],
+        now: float,
+    ) -> TurnStart | None:
+        """The thread's turn a clean shutdown suspended, taken up by this owner: the same turn, with the
+        messages it had claimed, the history before it and what it had saved itself. A turn suspended
+        before a "New session" is not resumed (its question belonged to the conversation forgotten)."""
+        sql = self.sql
+        turn = conn.execute(sql.suspended_turn, p).first()
+        if turn is None:
+            return None
+        if turn.generation != state.generation:
+            conn.execute(update(inbox).where(inbox.c.turn_id == turn.id).values(state="done", updated_at=now))
+            conn.execute(
+                update(turns)
+                .where(turns.c.id == turn.id)
+                .values(state="stopped", outcome="reset", finished_at=now)
+            )
+            return None
+        q = {**p, "p_turn": turn.id, "p_generation": state.generation}
+        conn.execute(sql.resume_turn, q)
+        items = tuple(_inbox_item(r._mapping) for r in conn.execute(sql.turn_items, q))
+        history = tuple(
+            {"role": r.role, "content": json.loads(r.content)} for r in conn.execute(sql.history_before, q)
+        )
+        saved = tuple(
+            {"role": r.role, "content": json.loads(r.content)} for r in conn.execute(sql.turn_messages, q)
+        )
+        stored = tuple(_stored_file(r) for r in conn.execute(sql.thread_files, p))
+        return TurnStart(
+            state, turn.id, items, interrupted, history, stored, resumed=Resumed(saved, turn.stop_reason)
+        )
 
     def _recover_interrupted(
         self, conn: Connection, p: dict[str, Any], now: float
@@ -598,6 +649,17 @@ class Store:
             return [(ThreadKey.parse(r.thread_key), r.stop_requested_by) for r in rows]
 
         return await self.db.read(tx)
+
+    async def suspend_turn(self, turn_id: str, owner: str) -> None:
+        """A clean shutdown: the turn stops where it is and keeps its claimed messages and saved
+        responses, to be resumed by whichever process takes its thread next (`start_turn`), not run
+        again nor closed as interrupted. Raises TurnFenced when the turn is no longer `owner`'s."""
+        params = {"p_turn": turn_id, "p_owner": owner}
+        if (
+            await self.db.write(lambda conn: conn.execute(self.sql.suspend, params).first(), priority=ANSWER)
+            is None
+        ):
+            raise TurnFenced(turn_id)
 
     async def mark_posted(self, turn_id: str, owner: str) -> None:
         """People are about to see part of this turn's answer; from here on it must never be re-run.
@@ -738,7 +800,8 @@ class Store:
         await self.db.write(tx)
 
     async def orphaned_threads(self, limit: int = 500) -> list[ThreadKey]:
-        """Threads with pending messages or a running turn and no live lease: work to (re)start."""
+        """Threads with pending messages, or a running or suspended turn, and no live lease: work to
+        (re)start or resume."""
         now = time.time()
         no_live_lease = or_(threads.c.lease_owner.is_(None), threads.c.lease_expires < now)
 
@@ -753,7 +816,7 @@ class Store:
             running = conn.execute(
                 select(turns.c.thread_key)
                 .join(threads, threads.c.key == turns.c.thread_key)
-                .where(turns.c.state == "running", no_live_lease)
+                .where(turns.c.state.in_(["running", "suspended"]), no_live_lease)
                 .distinct()
                 .limit(limit)
             )
@@ -785,13 +848,15 @@ class Store:
         container_id: str | None = None,
         container_expires_at: str | None = None,
         forget_container: bool = False,
+        stop_reason: str | None = None,
         owner: str,
     ) -> None:
         """Store a turn's messages so far (after every model response) and the container.
 
         The turn's rows are replaced as a whole: after a container reset mid-turn its earlier responses
-        are gone from the conversation, and the store must say the same. Raises TurnFenced (nothing
-        saved) when the turn is no longer `owner`'s."""
+        are gone from the conversation, and the store must say the same. `stop_reason` (of the last
+        response) is where the turn goes on from if it is resumed after a restart. Raises TurnFenced
+        (nothing saved) when the turn is no longer `owner`'s."""
         now = time.time()
         rows = [
             {
@@ -813,6 +878,7 @@ class Store:
             "p_expires_at": container_expires_at,
             "p_now": now,
             "p_owner": owner,
+            "p_stop": stop_reason,
         }
 
         def tx(conn: Connection) -> bool:

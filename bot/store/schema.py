@@ -123,7 +123,8 @@ turns = Table(
     Column("generation", Integer, nullable=False),
     Column("owner", String(128), nullable=False),
     Column("user_id", String(32), nullable=False, default=""),
-    # running -> done | failed | stopped | interrupted
+    # running -> done | failed | stopped | interrupted; running -> suspended (a clean shutdown) ->
+    # running again, under whichever process takes the thread next
     Column("state", String(16), nullable=False),
     Column("outcome", String(16)),
     Column("posted_output", Boolean, nullable=False, default=False),
@@ -131,6 +132,8 @@ turns = Table(
     Column("stop_requested_by", String(32)),
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float),
+    # Why the turn's last saved model response stopped: where a resumed turn goes on from.
+    Column("stop_reason", String(32)),
 )
 Index("ix_turns_thread_state", turns.c.thread_key, turns.c.state)
 Index("ix_turns_state_started", turns.c.state, turns.c.started_at)

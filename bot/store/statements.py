@@ -127,6 +127,38 @@ class Statements:
             .join(threads, threads.c.key == turns.c.thread_key)
             .where(turns.c.thread_key == key, turns.c.state == "running")
         )
+        # A turn a clean shutdown suspended (see Store.suspend_turn), oldest first: it is resumed
+        # before anything else of the thread, by whoever takes the thread next.
+        self.suspended_turn = (
+            select(turns.c.id, turns.c.generation, turns.c.stop_reason)
+            .where(turns.c.thread_key == key, turns.c.state == "suspended")
+            .order_by(turns.c.started_at)
+            .limit(1)
+        )
+        self.resume_turn = (
+            update(turns)
+            .where(turns.c.id == bindparam("p_turn", type_=String()), turns.c.state == "suspended")
+            .values(state="running", owner=owner)
+        )
+        self.turn_items = (
+            select(inbox)
+            .where(inbox.c.turn_id == bindparam("p_turn", type_=String()), inbox.c.state == "claimed")
+            .order_by(inbox.c.ts, inbox.c.id)
+        )
+        self.turn_messages = (
+            select(messages.c.role, messages.c.content)
+            .where(messages.c.turn_id == bindparam("p_turn", type_=String()))
+            .order_by(messages.c.id)
+        )
+        self.history_before = (
+            select(messages.c.role, messages.c.content)
+            .where(
+                messages.c.thread_key == key,
+                messages.c.generation == bindparam("p_generation", type_=Integer()),
+                messages.c.turn_id != bindparam("p_turn", type_=String()),
+            )
+            .order_by(messages.c.id)
+        )
         self.waiting = (
             select(inbox).where(inbox.c.thread_key == key, _WAITING).order_by(inbox.c.ts, inbox.c.id)
         )
@@ -157,7 +189,13 @@ class Statements:
         self.mark_posted = update(turns).where(owns_turn()).values(posted_output=True).returning(turns.c.id)
         # A history save changes no turn column: this takes the turn's row (so a takeover waits for the
         # save, or the save sees the takeover) and says whether the turn is still ours.
-        self.fence_save = update(turns).where(owns_turn()).values(owner=turns.c.owner).returning(turns.c.id)
+        self.fence_save = (
+            update(turns)
+            .where(owns_turn())
+            .values(stop_reason=bindparam("p_stop", type_=String()))
+            .returning(turns.c.id)
+        )
+        self.suspend = update(turns).where(owns_turn()).values(state="suspended").returning(turns.c.id)
         self.drop_turn_messages = delete(messages).where(
             messages.c.turn_id == bindparam("p_turn", type_=String())
         )

@@ -24,7 +24,7 @@ async def test_a_replica_whose_thread_was_taken_over_stops_streaming_and_posts_n
     # Another replica takes the thread over, as one would after this replica's lease ran out while it
     # was cut off from the database: the lease is expired and taken by the product's own store.
     key = ThreadKey(slack.team_id, slack.general, root)
-    other = await open_store(pg_url, lease_seconds=3)
+    other = await open_store(pg_url, lease_seconds=60)  # it holds the thread for the rest of the test
     try:
         deadline = time.monotonic() + 10
         while True:
