@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store.commands import SlashCommand
 from bot.store.database import Database
 from bot.store.fencing import TurnFenced
 from bot.store.migrate import SchemaBehind, ensure_schema
@@ -25,6 +26,7 @@ __all__ = [
     "InterruptedTurn",
     "Resumed",
     "SchemaBehind",
+    "SlashCommand",
     "Store",
     "StoredFile",
     "ThreadState",

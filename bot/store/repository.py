@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store.arrivals import Arrivals
 from bot.store.bad_rows import describe, refused_row, sanitised
+from bot.store.commands import Commands
 from bot.store.database import ANSWER, INBOX, Database
 from bot.store.fencing import TurnFenced
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
@@ -153,6 +154,7 @@ class Store:
         self.db = db
         self.sql = Statements(db.insert, numbered=not db.is_sqlite)
         self.lease_seconds = lease_seconds
+        self.commands = Commands(db, lease_seconds=lease_seconds)
         self._pending: list[_PendingEnqueue] = []
         self._flusher: asyncio.Task[None] | None = None
         self._claims: set[asyncio.Task[None]] = set()
@@ -1030,12 +1032,12 @@ class Store:
     # --- housekeeping -----------------------------------------------------------------------------
 
     async def prune(self, older_than: float) -> int:
-        """Drop old processed-event keys and finished inbox rows. Never touches pending or claimed rows,
-        nor rows of a thread whose lease is live (its turn may still need them)."""
+        """Drop old processed-event keys, finished inbox rows and completed commands. Never touches
+        pending or claimed rows, nor rows of a thread whose lease is live (its turn may still need them)."""
         now = time.time()
         live = select(threads.c.key).where(threads.c.lease_owner.is_not(None), threads.c.lease_expires > now)
 
-        def tx(conn: Connection) -> Any:
+        def tx(conn: Connection) -> int:
             a = conn.execute(delete(processed_events).where(processed_events.c.received_at < older_than))
             b = conn.execute(
                 delete(inbox).where(
@@ -1048,7 +1050,7 @@ class Store:
             )
             return int(a.rowcount or 0) + int(b.rowcount or 0)
 
-        return await self.db.write(tx)
+        return await self.db.write(tx) + await self.commands.prune(older_than)
 
 
 def _stored_file(r: Any) -> StoredFile:

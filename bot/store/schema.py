@@ -148,6 +148,28 @@ replicas = Table(
     Column("seen_at", Float, nullable=False),
 )
 
+# `/claude <question>` commands, stored before they are acknowledged: Slack never sends a command
+# again, so one acknowledged and then lost with the process would go unanswered for good.
+# received -> posted (the question is in the channel, at `ts`) -> queued (in the inbox) | failed.
+commands = Table(
+    "commands",
+    metadata,
+    Column("trigger_id", String(128), primary_key=True),
+    Column("team_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    # Where the person can be answered privately for 30 minutes (a capability URL: never logged).
+    Column("response_url", Text),
+    Column("state", String(16), nullable=False),
+    Column("ts", String(32)),
+    # The process completing it; another completes it once that one is gone (see Commands.orphaned).
+    Column("owner", String(128)),
+    Column("received_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_commands_state", commands.c.state)
+
 usage = Table(
     "usage",
     metadata,
