@@ -23,7 +23,8 @@ from typing import Any
 from bot import logs
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
-from bot.engine.turn import TurnControl, TurnRunner
+from bot.engine.control import TurnControl
+from bot.engine.turn import TurnRunner
 from bot.model import Inbound, ThreadKey
 from bot.slack.surface import SlackSurface
 from bot.store import Enqueued, InterruptedTurn, Store, TurnStart

@@ -11,15 +11,12 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from bot import metrics
-from bot.claude.api import ClaudeApi, ClaudeError, FileInfo
-from bot.claude.content import Said, SandboxFile, file_blocks, safe_name, thread_context, user_content
+from bot.claude.api import ClaudeApi, ClaudeError
+from bot.claude.content import Said, safe_name, thread_context, user_content
 from bot.claude.conversation import Conversation, TurnInput
 from bot.claude.request import (
     Block,
@@ -31,7 +28,8 @@ from bot.claude.request import (
     trim_history,
 )
 from bot.config import Settings
-from bot.engine.spool import Spool
+from bot.engine.control import RESTART_NOTICE, TurnControl, TurnSuspended, continues, uncancel
+from bot.engine.files_in import FilesIn
 from bot.model import (
     InboundFile,
     Notice,
@@ -42,7 +40,6 @@ from bot.model import (
     TurnResult,
     Usage,
 )
-from bot.slack.files_in import Download, FileRejected, human_size
 from bot.slack.files_out import LocalFile
 from bot.slack.reply import ThreadReply
 from bot.slack.surface import SlackSurface
@@ -50,65 +47,6 @@ from bot.store import InboxItem, Store, StoredFile, TurnFenced, TurnStart
 from bot.tools import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
-
-FILE_CONCURRENCY = 4
-RESTART_NOTICE = "The bot is restarting; I'll go on with this as soon as it's back."
-# Stop reasons after which the conversation sends another request in the same turn (reference §3.4).
-CONTINUED = ("pause_turn", "tool_use")
-
-
-class TurnSuspended(Exception):
-    """Raised after a save when the bot is shutting down: the turn stops at this response's end."""
-
-
-@dataclass
-class TurnControl:
-    """Shared between a running turn and whoever may stop it (a button, Slack's own stop, a reset, the
-    lease heartbeat)."""
-
-    task: asyncio.Task[Any] | None = None
-    stopped_by: str | None = None
-    turn_id: str | None = None
-    closing: bool = False  # the turn is posting its end: too late to stop, nothing left to cancel
-    # The thread was taken over by another replica (see bot/store/fencing.py): stop, post nothing more.
-    fenced: bool = False
-    # Shutdown: stop at the end of the current model response (or when cancelled) and suspend, to be
-    # resumed after the restart.
-    suspending: bool = False
-    # The turn's state in the store is settled for this process (finished, or suspended): what it posts
-    # after that (the Retry notice, the restart notice) is not its answer, so it is not marked posted.
-    settled: bool = False
-    _cancelled: bool = False
-
-    def stop(self, user_id: str) -> bool:
-        if self.closing or self.task is None or self.task.done():
-            return False
-        if self.stopped_by is None:
-            self.stopped_by = user_id
-            self._cancel()
-        return True
-
-    def suspend(self) -> None:
-        self.suspending = True
-
-    def fence(self) -> None:
-        if not self.fenced:
-            self.fenced = True
-            if not self.closing:
-                self._cancel()
-
-    def _cancel(self) -> None:
-        # Cancelled once: a second reason (another press, the fence) must not leave a cancellation
-        # pending after the turn has handled the first (it would interrupt the turn's end).
-        if not self._cancelled and self.task is not None and not self.task.done():
-            self._cancelled = True
-            self.task.cancel()
-
-
-@dataclass
-class _Files:
-    blocks_files: list[SandboxFile] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # for Claude: what was left out and why
 
 
 class TurnRunner:
@@ -128,6 +66,7 @@ class TurnRunner:
         self.slack = slack
         self.claude = claude
         self.tools = tools
+        self.files_in = FilesIn(settings, store, slack, claude)
         self.conversation = Conversation(
             claude,
             model=settings.claude_model,
@@ -209,9 +148,9 @@ class TurnRunner:
                 result = _crashed()  # a network timeout that escaped its handler, not the time limit
         except asyncio.CancelledError:
             if control.fenced:
-                _uncancel()
+                uncancel()
                 raise TurnFenced(turn_id) from None
-            _uncancel()  # ours (a stop, the shutdown), fully handled here
+            uncancel()  # ours (a stop, the shutdown), fully handled here
             if control.stopped_by is None:
                 # Shutdown, and the grace is over: suspend where it is. A response cut off mid-stream
                 # was not saved: it is asked for again when the turn is resumed.
@@ -389,7 +328,7 @@ class TurnRunner:
         if not start.thread.context_loaded and any(i.wants_context for i in start.items):
             context_text, extra_files = await self._thread_context(start.thread.key, start.items)
         incoming = [*extra_files, *(f for i in start.items for f in i.files)]
-        files = await self._take_files(start.thread.key, start.files, incoming, reply, again=again)
+        files = await self.files_in.take(start.thread.key, start.files, incoming, reply, again=again)
         return user_content(
             said,
             files.blocks_files,
@@ -416,129 +355,8 @@ class TurnRunner:
         said = [Said(m.name, m.user_id, m.text) for m in earlier]
         return thread_context(said), [f for m in earlier for f in m.files]
 
-    # --- files in ---------------------------------------------------------------------------------
-
-    async def _take_files(
-        self,
-        key: ThreadKey,
-        stored: tuple[StoredFile, ...],
-        incoming: list[InboundFile],
-        reply: ThreadReply,
-        *,
-        again: bool = False,
-    ) -> _Files:
-        out = _Files()
-        problems: list[str] = []  # for people, shown before the answer
-        known = {f.source_id: f for f in stored}
-        taken_names = {f.name for f in known.values()}
-        fresh: list[InboundFile] = []
-        for f in incoming:
-            if f.slack_file_id in known or any(x.slack_file_id == f.slack_file_id for x in fresh):
-                old = known.get(f.slack_file_id)
-                if again and old is not None and old.anthropic_file_id:
-                    # Uploaded by this turn's first run, whose request may never have reached Claude.
-                    out.blocks_files.append(
-                        SandboxFile(old.anthropic_file_id, old.name, old.mimetype, old.size)
-                    )
-                continue  # already in the sandbox
-            fresh.append(f)
-        limit = self.settings.max_files_per_turn
-        if len(fresh) > limit:
-            skipped = ", ".join(f"`{f.name}`" for f in fresh[limit:])
-            problems.append(
-                f"I took in only the first {limit} files of this turn (the limit); left out: {skipped}."
-            )
-            out.notes.append(
-                f"{len(fresh) - limit} more attached files were left out (over the per-turn limit)."
-            )
-            fresh = fresh[:limit]
-        budget = self.settings.max_turn_bytes
-        semaphore = asyncio.Semaphore(FILE_CONCURRENCY)
-        reserved: list[int] = [0]
-
-        async def one(f: InboundFile) -> SandboxFile | None:
-            async with semaphore:
-                try:
-                    return await self._take_one(key, f, taken_names, reserved, budget)
-                except FileRejected as exc:
-                    problems.append(exc.user_message)
-                    out.notes.append(f"The attachment {f.name!r} could not be taken in: {exc.user_message}")
-                except ClaudeError as exc:
-                    log.error("upload of %s to the Files API failed: %s", f.slack_file_id, exc)
-                    problems.append(exc.user_message)
-                return None
-
-        results = await asyncio.gather(*(one(f) for f in fresh))
-        out.blocks_files += [r for r in results if r is not None]
-        if problems:
-            await reply.handle([Notice(p) for p in problems])
-        return out
-
-    async def _take_one(
-        self, key: ThreadKey, f: InboundFile, taken_names: set[str], reserved: list[int], budget: int
-    ) -> SandboxFile:
-        if f.stub:
-            f = await self.slack.resolve_file(f)
-        if f.size == 0 and not f.stub:
-            raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-        if f.size and reserved[0] + f.size > budget:
-            raise FileRejected(
-                f"`{f.name}` would take this turn's attachments over {human_size(budget)}, so I left it out."
-            )
-        reserved[0] += f.size
-        name = safe_name(f.name, taken_names)
-        taken_names.add(name)
-        async with (
-            self.slack.open_file(f, max_bytes=self.settings.max_file_bytes) as download,
-            Spool(self.settings.tmp_dir) as spool,
-        ):
-            if download.size == 0:
-                raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-            info = await self._upload(download, spool, name, f.mimetype)
-        if spool.size == 0:
-            raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-        await self.store.record_file(
-            key,
-            StoredFile(
-                origin="upload",
-                source_id=f.slack_file_id,
-                slack_file_id=f.slack_file_id,
-                anthropic_file_id=info.file_id,
-                name=name,
-                mimetype=f.mimetype,
-                size=spool.size,
-                sha256=spool.sha256,
-                created_at=time.time(),
-            ),
-        )
-        return SandboxFile(info.file_id, name, f.mimetype, spool.size)
-
-    async def _upload(self, download: Download, spool: Spool, name: str, mimetype: str) -> FileInfo:
-        """Download, spool and upload at once; a failed upload is retried from the spooled copy."""
-        stream = spool.tee(download.chunks)
-        if download.size is not None:
-            try:
-                return await self.claude.upload_stream(stream, download.size, name, mimetype)
-            except ClaudeError as exc:
-                if not exc.retryable:
-                    raise
-                log.warning("streamed upload of %s failed (%s); retrying from the spooled copy", name, exc)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("streamed upload of %s failed (%r); retrying from the spooled copy", name, exc)
-        await spool.drain(stream)
-        if download.size is not None and spool.size != download.size:
-            # Never let a partial copy into the sandbox as if it were the file.
-            log.error("spooled %d of %d bytes of %s", spool.size, download.size, name)
-            raise FileRejected(
-                f"I couldn't take in `{download.file.name}` whole, so I left it out. Attach it again."
-            )
-        assert spool.path is not None
-        return await self.claude.upload_file(spool.path, name, mimetype)
-
     async def reattach_blocks(self, key: ThreadKey) -> list[Block]:
-        stored = [f for f in await self.store.thread_files(key) if f.anthropic_file_id]
-        files = [SandboxFile(f.anthropic_file_id or "", f.name, f.mimetype, f.size) for f in stored]
-        return file_blocks(files, images=False, pdfs=False)
+        return await self.files_in.reattach_blocks(key)
 
     # --- files out --------------------------------------------------------------------------------
 
@@ -634,7 +452,7 @@ class _Hooks:
             owner=self.runner.owner,
         )
         self.saved = self.saved or bool(turn_messages)
-        if self.control.suspending and stop_reason in CONTINUED:
+        if self.control.suspending and continues(stop_reason):
             # Shutting down: everything so far is saved, and the next request would outlive the grace.
             raise TurnSuspended
 
@@ -659,10 +477,3 @@ def _crashed() -> TurnResult:
 
 def _stop(control: TurnControl, user_id: str) -> None:
     control.stop(user_id)
-
-
-def _uncancel() -> None:
-    """The current task's cancellation was ours (a stop, the fence) and is handled where this is called."""
-    task = asyncio.current_task()
-    if task is not None:
-        task.uncancel()
