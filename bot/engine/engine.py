@@ -71,7 +71,8 @@ class Engine:
         self.owner = runner.owner
         self._slots = asyncio.Semaphore(settings.max_concurrent_turns)
         self._workers: dict[ThreadKey, _Worker] = {}
-        self._loops: list[asyncio.Task[None]] = []
+        self._loops: list[asyncio.Task[None]] = []  # the ones that start work
+        self._guards: list[asyncio.Task[None]] = []  # the ones running turns need until they end
         self._chores: set[asyncio.Task[None]] = set()
         self._claiming: dict[ThreadKey, int] = {}  # submits that may claim the thread's turn
         self._deferred_kicks: set[ThreadKey] = set()
@@ -298,10 +299,12 @@ class Engine:
         await self.store.warm_up(self.owner)
         self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
         self._loops = [
-            asyncio.create_task(self._heartbeat(), name="lease heartbeat"),
             asyncio.create_task(self._sweep(), name="orphan sweeper"),
-            asyncio.create_task(self._stop_poller(), name="stop poller"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
+        ]
+        self._guards = [
+            asyncio.create_task(self._heartbeat(), name="lease heartbeat"),
+            asyncio.create_task(self._stop_poller(), name="stop poller"),
         ]
 
     async def _heartbeat(self) -> None:
@@ -408,5 +411,10 @@ class Engine:
                         "%d turn(s) could not be suspended in time; they are recovered as interrupted",
                         len(stuck),
                     )
+        # Renewed (and Stop presses honoured) until here: a grace longer than LEASE_SECONDS must not let
+        # another replica take over a turn that is still finishing its response.
+        for loop in self._guards:
+            loop.cancel()
+        await asyncio.gather(*self._guards, return_exceptions=True)
         await self.store.release_all(self.owner)
         await self.store.goodbye(self.owner)

@@ -7,6 +7,7 @@ from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_text, got, sent, wait_finished, wait_for_text
 from tests.emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, PauseTurn, Say, Script, Step
 from tests.emulators.slack import SlackEmulator
+from tests.harness import free_port
 
 RESTARTING = "The bot is restarting"
 SEND_AGAIN = "Send your message again"
@@ -67,3 +68,32 @@ async def test_a_deploy_lets_a_turn_finish_its_response_then_goes_on_after_the_r
     text = await wait_for_text(slack, "general", root, "Part two.")
     assert text.count("Part one.") == 1 and SEND_AGAIN not in text
     assert claude.requests[-1].continuation  # the paused response went back unchanged, as after any pause
+
+
+async def test_a_rolling_deploy_hands_a_turn_to_the_other_replica_once_it_is_suspended(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    # The grace (10 s) is longer than the lease (3 s): the replica going down keeps its leases until its
+    # turn is suspended, so the other one resumes the turn instead of taking it over as crashed.
+    claude.model = Script(
+        [[Say("Part one."), Delay(6), Say(" End of part one."), PauseTurn(), Say("Part two.")]]
+    )
+    settings = {"database_url": pg_url, "lease_seconds": "3", "stream_update_seconds": "0.2"}
+    old_port, new_port = free_port(), free_port()
+    old = await start_bot(socket_mode=False, port=str(old_port), shutdown_grace_seconds="10", **settings)
+    new = await start_bot(socket_mode=False, port=str(new_port), **settings)
+    slack.deliver_http(f"http://127.0.0.1:{old_port}/slack/events")  # the balancer still sends to the old one
+    root = await slack.post_message("ana", "general", "write me a long answer", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Part one.")
+    slack.deliver_http(f"http://127.0.0.1:{new_port}/slack/events")
+    assert await old.stop() == 0
+
+    def settled() -> str:
+        text = bot_text(slack, "general", root)
+        return text if "Part two." in text or SEND_AGAIN in text else ""
+
+    text = await slack.wait_for(settled, timeout=20, what="the answer going on, or a request to ask again")
+    assert SEND_AGAIN not in text and "interrupted" not in text
+    assert text.count("Part one.") == 1 and text.count("End of part one.") == 1 and "Part two." in text
+    await new.wait_for_line(r"turn \w+ in .* resumed after a restart")
+    assert not any("took over turn" in line for line in new.lines)
