@@ -555,18 +555,20 @@ class Store:
         now: float,
     ) -> TurnStart | None:
         """The thread's turn a clean shutdown suspended, taken up by this owner: the same turn, with the
-        messages it had claimed, the history before it and what it had saved itself. A turn suspended
-        before a "New session" is not resumed (its question belonged to the conversation forgotten)."""
+        messages it had claimed, the history before it and what it had saved itself. It is closed
+        instead when, meanwhile, someone pressed Stop on it or started a New session (its question
+        belonged to the conversation forgotten)."""
         sql = self.sql
         turn = conn.execute(sql.suspended_turn, p).first()
         if turn is None:
             return None
-        if turn.generation != state.generation:
+        if turn.generation != state.generation or turn.stop_requested_by is not None:
+            outcome = "reset" if turn.generation != state.generation else "stopped"
             conn.execute(update(inbox).where(inbox.c.turn_id == turn.id).values(state="done", updated_at=now))
             conn.execute(
                 update(turns)
                 .where(turns.c.id == turn.id)
-                .values(state="stopped", outcome="reset", finished_at=now)
+                .values(state="stopped", outcome=outcome, finished_at=now)
             )
             return None
         q = {**p, "p_turn": turn.id, "p_generation": state.generation}
@@ -627,9 +629,11 @@ class Store:
         return InterruptedTurn(turn_id, posted)
 
     async def request_stop(self, key: ThreadKey, user_id: str, *, turn_id: str | None = None) -> bool:
-        """Ask the thread's running turn (`turn_id`, when given) to stop, wherever it runs. False when
-        nothing (that turn) is running."""
-        stmt = update(turns).where(turns.c.thread_key == str(key), turns.c.state == "running")
+        """Ask the thread's running turn (`turn_id`, when given) to stop, wherever it runs, or its
+        suspended one not to go on after the restart. False when nothing (that turn) is running."""
+        stmt = update(turns).where(
+            turns.c.thread_key == str(key), turns.c.state.in_(["running", "suspended"])
+        )
         if turn_id is not None:
             stmt = stmt.where(turns.c.id == turn_id)
 

@@ -130,7 +130,7 @@ class Statements:
         # A turn a clean shutdown suspended (see Store.suspend_turn), oldest first: it is resumed
         # before anything else of the thread, by whoever takes the thread next.
         self.suspended_turn = (
-            select(turns.c.id, turns.c.generation, turns.c.stop_reason)
+            select(turns.c.id, turns.c.generation, turns.c.stop_reason, turns.c.stop_requested_by)
             .where(turns.c.thread_key == key, turns.c.state == "suspended")
             .order_by(turns.c.started_at)
             .limit(1)

@@ -86,3 +86,15 @@ async def test_a_turn_suspended_before_a_new_session_is_not_resumed(store: Store
     await ask(store, "100.000002", "fresh question")
     fresh = await claim(store, "b")
     assert fresh.resumed is None and [i.text for i in fresh.items] == ["fresh question"]
+
+
+async def test_a_turn_stopped_while_suspended_is_not_resumed(store: Store) -> None:
+    await ask(store, "100.000001", "question")
+    turn = await claim(store, "a")
+    assert turn.turn_id is not None
+    await store.suspend_turn(turn.turn_id, "a")
+    await store.release_all("a")
+    assert await store.request_stop(KEY, "U2", turn_id=turn.turn_id)  # Stop pressed during the restart
+    idle = await store.start_turn(KEY, "b")
+    assert idle is not None and idle.turn_id is None and idle.resumed is None
+    assert not await store.request_stop(KEY, "U2")  # nothing left running
