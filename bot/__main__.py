@@ -1,8 +1,8 @@
 """Command line: `python -m bot [run|migrate|settings]`.
 
 `run` (the default) connects in Socket Mode when SLACK_APP_TOKEN is set, otherwise serves HTTP mode
-on PORT; SIGTERM or SIGINT shut it down cleanly (running turns get a few seconds to finish, the rest
-is picked up again after the restart) and it exits 0.
+on PORT; SIGTERM or SIGINT shut it down cleanly (running turns are suspended at the end of the model
+response under way, within SHUTDOWN_GRACE_SECONDS, and go on after the restart) and it exits 0.
 """
 
 from __future__ import annotations

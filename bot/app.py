@@ -24,6 +24,7 @@ from bot.claude.api import ClaudeApi
 from bot.config import Settings
 from bot.engine import Engine, TurnRunner, new_owner_id
 from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
+from bot.slack.commands import CommandIntake
 from bot.slack.errors import error_code
 from bot.slack.files_in import SlackFileFetcher
 from bot.slack.intake import Intake
@@ -35,9 +36,6 @@ from bot.store import Store, open_store
 from bot.tools import ToolRegistry, register_builtin
 
 log = logging.getLogger(__name__)
-
-SHUTDOWN_GRACE_SECONDS = 8.0
-
 
 # Concurrent connections per Slack host (API calls; file transfers go to their own host in production).
 SLACK_CONNECTIONS = 32
@@ -88,6 +86,7 @@ class BotApp:
     bolt: AsyncApp
     identity: BotIdentity
     intake: Intake
+    commands: CommandIntake
     socket_handler: SocketHandler | None = None
     http_runner: web.AppRunner | None = None
     metrics_runner: web.AppRunner | None = None
@@ -100,6 +99,7 @@ class BotApp:
     async def serve(self) -> None:
         """Connect to Slack and start the HTTP server; returns once everything is up."""
         await self.engine.start()
+        self.commands.start()  # completes commands a previous process left unfinished, then keeps watch
         port = self.settings.http_port
         if port is not None:
             self.http_runner = await start_http(self, port)
@@ -117,14 +117,15 @@ class BotApp:
         else:
             log.info("HTTP mode: Slack events on port %s at /slack/events", port)
 
-    async def close(self, grace_seconds: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    async def close(self) -> None:
+        await self.commands.close()
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in (self.http_runner, self.metrics_runner):
             if runner is not None:
                 await runner.cleanup()
         await self.gauges.stop()
-        await self.engine.shutdown(grace_seconds)
+        await self.engine.shutdown(self.settings.shutdown_grace_seconds)
         await self.claude.close()
         await self.session.close()
         await self.store.close()
@@ -216,11 +217,23 @@ async def build(settings: Settings) -> BotApp:
             bot_user_id=identity.user_id,
             only_when_mentioned=settings.only_when_mentioned,
         )
+        commands = CommandIntake(
+            engine,
+            store,
+            client,
+            session,
+            team_id=identity.team_id,
+            bot_user_id=identity.user_id,
+            bot_name=identity.name,
+            owner=runner.owner,
+            interval=max(1.0, settings.lease_seconds / 6),
+        )
         register_listeners(
             bolt,
             engine=engine,
             store=store,
             intake=intake,
+            commands=commands,
             identity=identity,
             slash_command=settings.slash_command,
         )
@@ -228,7 +241,7 @@ async def build(settings: Settings) -> BotApp:
         await session.close()
         await store.close()
         raise
-    return BotApp(settings, store, session, client, claude, engine, bolt, identity, intake)
+    return BotApp(settings, store, session, client, claude, engine, bolt, identity, intake, commands)
 
 
 async def start_http(bot: BotApp, port: int) -> web.AppRunner:

@@ -193,6 +193,13 @@ class Settings(BaseSettings):
         description="A thread's lease lasts this long without a heartbeat; a crashed replica's turn is "
         "resumed by another after at most this time.",
     )
+    shutdown_grace_seconds: float = Field(
+        default=8.0,
+        gt=0,
+        description="On SIGTERM, running turns get this long to reach the end of the model response they "
+        "are receiving; then they are suspended and go on after the restart. Keep it below your "
+        "orchestrator's kill timeout (Docker: 10 s, Kubernetes: terminationGracePeriodSeconds).",
+    )
     prune_after_days: float = Field(
         default=7.0,
         gt=0,

@@ -165,6 +165,8 @@ class TurnOutcome(StrEnum):
     FAILED = "failed"
     LIMIT = "limit"  # a cap (continuations, duration, max_tokens, context) ended it early
     REFUSED = "refused"
+    LOST = "lost"  # another replica took its thread over (this one was cut off from the database)
+    SUSPENDED = "suspended"  # the bot shut down mid-turn: the turn goes on after the restart
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ class TurnHooks(Protocol):
         container_id: str | None,
         container_expires_at: str | None,
         forget_container: bool,
+        stop_reason: str | None,
     ) -> None: ...
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput: ...
@@ -97,6 +98,10 @@ class TurnInput:
     user_content: list[Block]
     container_id: str | None
     deadline: float | None = None  # the turn's end, on the event loop's clock
+    # A turn resumed after a restart: its responses (and tool results) saved after `user_content`, and
+    # why the last of them stopped. The loop goes on from there rather than asking again.
+    resumed: list[Message] = field(default_factory=list)
+    resumed_stop: str | None = None
 
 
 class _Output:
@@ -141,7 +146,8 @@ class Conversation:
 
     async def run(self, turn: TurnInput, hooks: TurnHooks) -> TurnResult:
         state = _State(
-            container_id=turn.container_id, messages=[{"role": "user", "content": turn.user_content}]
+            container_id=turn.container_id,
+            messages=[{"role": "user", "content": turn.user_content}, *turn.resumed],
         )
         out = _Output(hooks)
         reset_done = False
@@ -149,6 +155,10 @@ class Conversation:
         cut_offs = 0  # responses in a row that broke off
         in_doubt: ContainerInDoubt | None = None
         previous_len = 0  # messages in this turn's previous request
+        if turn.resumed:
+            done = await self._resume(state, turn, hooks)
+            if done is not None:
+                return done
         while True:
             messages = [*turn.history, *state.messages]
             body = build_request(
@@ -217,6 +227,7 @@ class Conversation:
                 container_id=response.container_id,
                 container_expires_at=response.container_expires_at,
                 forget_container=False,
+                stop_reason=response.stop_reason,
             )
             stop = response.stop_reason
             if stop in ("pause_turn", "tool_use"):
@@ -229,6 +240,27 @@ class Conversation:
                     )
                 continue
             return self._finish(state, stop, response.stop_details)
+
+    async def _resume(self, state: _State, turn: TurnInput, hooks: TurnHooks) -> TurnResult | None:
+        """Pick up a turn a restart suspended, from what it saved. Returns its result when Claude had
+        already finished (only the turn's end is left), else None: the loop sends the next request."""
+        for message in turn.resumed:
+            if message["role"] == "assistant":
+                _collect(message["content"], state)
+        stop = turn.resumed_stop
+        if stop == "refusal":
+            return self._result(state, TurnOutcome.REFUSED, None)
+        if turn.resumed[-1]["role"] != "assistant":
+            return None  # tool results or a cut-off note: they go out with the next request
+        if stop not in ("pause_turn", "tool_use"):
+            return self._finish(state, stop, None)
+        if stop == "tool_use":
+            # The calls were saved, their results not: run them now (our tools are safe to repeat).
+            state.messages.append(
+                {"role": "user", "content": await _run_tools(state.messages[-1]["content"], hooks)}
+            )
+        # pause_turn: the paused response goes back unchanged, as after any pause (reference §3.4).
+        return None
 
     def _over_limit(self, state: _State) -> TurnResult:
         return self._result(
@@ -253,7 +285,14 @@ class Conversation:
         kept = repair_history([*state.messages, {"role": "assistant", "content": partial.content}])
         note: Message = {"role": "user", "content": [{"type": "text", "text": CUT_OFF_NOTE}]}
         state.messages = merge_consecutive([*kept, note])
-        await hooks.save(state.messages, container_id=None, container_expires_at=None, forget_container=False)
+        # Ends with the note (a user message): a turn resumed from here sends it.
+        await hooks.save(
+            state.messages,
+            container_id=None,
+            container_expires_at=None,
+            forget_container=False,
+            stop_reason=None,
+        )
         await hooks.emit(
             [
                 ResponseInterrupted(),
@@ -279,6 +318,7 @@ class Conversation:
             container_id=response.container_id,
             container_expires_at=response.container_expires_at,
             forget_container=False,
+            stop_reason="refusal",
         )
         return self._result(state, TurnOutcome.REFUSED, None)
 
@@ -301,7 +341,9 @@ class Conversation:
     @staticmethod
     async def _announce_reset(hooks: TurnHooks) -> None:
         metrics.CONTAINER_RESETS.inc()
-        await hooks.save([], container_id=None, container_expires_at=None, forget_container=True)
+        await hooks.save(
+            [], container_id=None, container_expires_at=None, forget_container=True, stop_reason=None
+        )
         await hooks.emit(
             [
                 Notice(

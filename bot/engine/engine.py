@@ -23,7 +23,8 @@ from typing import Any
 from bot import logs
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
-from bot.engine.turn import TurnControl, TurnRunner
+from bot.engine.control import TurnControl
+from bot.engine.turn import TurnRunner
 from bot.model import Inbound, ThreadKey
 from bot.slack.surface import SlackSurface
 from bot.store import Enqueued, InterruptedTurn, Store, TurnStart
@@ -36,6 +37,7 @@ RECEIVED_REACTION = "eyes"
 RECOVERY_WINDOW_SECONDS = 600.0
 INTERRUPTED_MARK = "\n\n_(interrupted: the bot restarted)_"
 STOP_POLL_SECONDS = 0.5
+SUSPEND_SECONDS = 2.0  # of the shutdown grace, kept for turns cut short to suspend themselves
 
 
 def new_owner_id() -> str:
@@ -69,7 +71,8 @@ class Engine:
         self.owner = runner.owner
         self._slots = asyncio.Semaphore(settings.max_concurrent_turns)
         self._workers: dict[ThreadKey, _Worker] = {}
-        self._loops: list[asyncio.Task[None]] = []
+        self._loops: list[asyncio.Task[None]] = []  # the ones that start work
+        self._guards: list[asyncio.Task[None]] = []  # the ones running turns need until they end
         self._chores: set[asyncio.Task[None]] = set()
         self._claiming: dict[ThreadKey, int] = {}  # submits that may claim the thread's turn
         self._deferred_kicks: set[ThreadKey] = set()
@@ -182,8 +185,15 @@ class Engine:
                             continue
                         return
                     logs.turn_var.set(start.turn_id)
-                    log.info("turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items))
+                    if start.resumed is not None:
+                        log.info("turn %s in %s resumed after a restart", start.turn_id, key)
+                    else:
+                        log.info(
+                            "turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items)
+                        )
                     control = TurnControl(turn_id=start.turn_id)
+                    if self._shutting_down():
+                        control.suspend()  # claimed as the shutdown began: it goes on after the restart
                     worker.control = control
                     turn = asyncio.create_task(self.runner.run(start, control), name=f"turn {start.turn_id}")
                     control.task = turn
@@ -206,6 +216,9 @@ class Engine:
         finally:
             if self._workers.get(key) is worker:
                 del self._workers[key]
+
+    def _shutting_down(self) -> bool:
+        return not self._accepting
 
     async def _resolve_unsure(self, key: ThreadKey, start: TurnStart) -> tuple[InterruptedTurn, ...]:
         """A dead replica's turn was about to post or had posted: Slack tells which. A turn whose output
@@ -286,22 +299,46 @@ class Engine:
         await self.store.warm_up(self.owner)
         self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
         self._loops = [
-            asyncio.create_task(self._heartbeat(), name="lease heartbeat"),
             asyncio.create_task(self._sweep(), name="orphan sweeper"),
-            asyncio.create_task(self._stop_poller(), name="stop poller"),
             asyncio.create_task(self._housekeeping(), name="housekeeping"),
+        ]
+        self._guards = [
+            asyncio.create_task(self._heartbeat(), name="lease heartbeat"),
+            asyncio.create_task(self._stop_poller(), name="stop poller"),
         ]
 
     async def _heartbeat(self) -> None:
         interval = self.settings.lease_seconds / 3
+        renewed = time.monotonic()
         while True:
             await asyncio.sleep(interval)
+            # Turns running before the renewal started: their leases were taken before it, so a lease
+            # missing from its answer was lost, not yet to be taken.
+            running = {key: w.control for key, w in self._workers.items() if w.control is not None}
             try:
                 self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
-                if self._workers:
-                    await self.store.renew_leases(self.owner, list(self._workers))
+                held = (
+                    await self.store.renew_leases(self.owner, list(self._workers)) if self._workers else set()
+                )
             except Exception:
                 log.exception("lease heartbeat failed")
+                if time.monotonic() - renewed > self.settings.lease_seconds:
+                    # Cut off from the database for longer than a lease: another replica may be
+                    # answering these threads by now. Stop rather than answer twice.
+                    self._fence(running, "its lease could not be renewed for longer than LEASE_SECONDS")
+                continue
+            renewed = time.monotonic()
+            self._fence(
+                {k: c for k, c in running.items() if k not in held}, "another replica took its thread over"
+            )
+
+    def _fence(self, running: dict[ThreadKey, TurnControl], why: str) -> None:
+        """Stop turns whose thread may be another replica's now (see bot/store/fencing.py)."""
+        for key, control in running.items():
+            worker = self._workers.get(key)
+            if worker is not None and worker.control is control and not control.fenced:
+                log.warning("stopping turn %s in %s: %s", control.turn_id, key, why)
+                control.fence()
 
     async def _sweep(self) -> None:
         """Start work nobody is doing: at start-up (resume after a restart) and every few seconds."""
@@ -347,16 +384,38 @@ class Engine:
             await asyncio.sleep(3600)
 
     async def shutdown(self, grace_seconds: float) -> None:
-        """Stop taking new work, let running turns finish for a while, cancel the rest, drop leases."""
+        """Stop taking new work and suspend running turns, within `grace_seconds` in all; drop leases.
+
+        A turn stops at the end of the model response it is receiving (everything it did is saved by
+        then) and is suspended; one still mid-response when the grace is nearly over is cancelled and
+        suspended where it is. Either way it goes on after the restart, in whichever process takes its
+        thread next (Store.suspend_turn), instead of asking the person to send their message again."""
         self._accepting = False
         for loop in self._loops:
             loop.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
+        for worker in self._workers.values():
+            if worker.control is not None:
+                worker.control.suspend()
         tasks = [w.task for w in self._workers.values()]
         if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+            # What is left of the grace after the wait is for the cancelled turns to suspend themselves
+            # (one write and one message each).
+            reserve = min(SUSPEND_SECONDS, grace_seconds / 2)
+            _, pending = await asyncio.wait(tasks, timeout=grace_seconds - reserve)
             for task in pending:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            if pending:
+                _, stuck = await asyncio.wait(pending, timeout=reserve)
+                if stuck:
+                    log.warning(
+                        "%d turn(s) could not be suspended in time; they are recovered as interrupted",
+                        len(stuck),
+                    )
+        # Renewed (and Stop presses honoured) until here: a grace longer than LEASE_SECONDS must not let
+        # another replica take over a turn that is still finishing its response.
+        for loop in self._guards:
+            loop.cancel()
+        await asyncio.gather(*self._guards, return_exceptions=True)
         await self.store.release_all(self.owner)
         await self.store.goodbye(self.owner)

@@ -11,16 +11,13 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from bot import media, metrics
+from bot import metrics
 from bot.claude import visuals
-from bot.claude.api import ClaudeApi, FileInfo
-from bot.claude.content import Said, SandboxFile, file_blocks, safe_name, thread_context, user_content
+from bot.claude.api import ClaudeApi
+from bot.claude.content import Said, safe_name, thread_context, user_content
 from bot.claude.conversation import Conversation, TurnInput
 from bot.claude.errors import ClaudeError
 from bot.claude.file_refs import without_deleted_files
@@ -35,7 +32,8 @@ from bot.claude.request import (
     trim_history,
 )
 from bot.config import Settings
-from bot.engine.spool import Spool
+from bot.engine.control import RESTART_NOTICE, TurnControl, TurnSuspended, continues, uncancel
+from bot.engine.files_in import FilesIn
 from bot.model import (
     InboundFile,
     Notice,
@@ -46,42 +44,13 @@ from bot.model import (
     TurnResult,
     Usage,
 )
-from bot.slack.files_in import Download, FileRejected, human_size
 from bot.slack.files_out import LocalFile
 from bot.slack.reply import ThreadReply
 from bot.slack.surface import SlackSurface
-from bot.store import InboxItem, Store, StoredFile, TurnStart
+from bot.store import InboxItem, Store, StoredFile, TurnFenced, TurnStart
 from bot.tools import ToolContext, ToolRegistry
 
 log = logging.getLogger(__name__)
-
-FILE_CONCURRENCY = 4
-
-
-@dataclass
-class TurnControl:
-    """Shared between a running turn and whoever may stop it (a button, Slack's own stop, a reset)."""
-
-    task: asyncio.Task[Any] | None = None
-    stopped_by: str | None = None
-    turn_id: str | None = None
-    closing: bool = False  # the turn is posting its end: too late to stop, nothing left to cancel
-
-    def stop(self, user_id: str) -> bool:
-        if self.closing or self.task is None or self.task.done():
-            return False
-        if self.stopped_by is None:
-            # Cancelled once: a second press must not leave a cancellation pending after the turn
-            # has handled the first (it would interrupt the turn's end).
-            self.stopped_by = user_id
-            self.task.cancel()
-        return True
-
-
-@dataclass
-class _Files:
-    blocks_files: list[SandboxFile] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # for Claude: what was left out and why
 
 
 class TurnRunner:
@@ -101,6 +70,7 @@ class TurnRunner:
         self.slack = slack
         self.claude = claude
         self.tools = tools
+        self.files_in = FilesIn(settings, store, slack, claude)
         self.conversation = Conversation(
             claude,
             model=settings.claude_model,
@@ -129,7 +99,13 @@ class TurnRunner:
         self, start: TurnStart, control: TurnControl, *, turn_id: str, key: ThreadKey, asker: str
     ) -> tuple[TurnOutcome, bool]:
         async def first_post() -> None:
-            await self.store.mark_posted(turn_id)
+            if control.settled:
+                return
+            try:
+                await self.store.mark_posted(turn_id, self.owner)
+            except TurnFenced:
+                control.fence()  # and nothing may be posted: the reply does not post on an error
+                raise
 
         reply = self.slack.reply(
             key,
@@ -140,8 +116,27 @@ class TurnRunner:
         )
         await reply.begin()
         # Knows whether part of the turn is in the thread's history already (a retry would repeat it).
-        hooks = _Hooks(self, start, reply)
+        hooks = _Hooks(self, start, reply, control)
+        try:
+            return await self._answer(start, control, reply, hooks, turn_id=turn_id, key=key, asker=asker)
+        except TurnFenced:
+            return await self._lost(reply, hooks, turn_id=turn_id, key=key, asker=asker)
+
+    async def _answer(
+        self,
+        start: TurnStart,
+        control: TurnControl,
+        reply: ThreadReply,
+        hooks: _Hooks,
+        *,
+        turn_id: str,
+        key: ThreadKey,
+        asker: str,
+    ) -> tuple[TurnOutcome, bool]:
         result: TurnResult
+        if control.suspending:
+            # Claimed while the bot was already shutting down: nothing asked yet, it all goes on after.
+            return await self._suspend(control, reply, turn_id=turn_id, key=key)
         limit = asyncio.timeout(self.settings.turn_max_seconds)
         hooks.deadline = asyncio.get_running_loop().time() + self.settings.turn_max_seconds
         try:
@@ -157,21 +152,14 @@ class TurnRunner:
             else:
                 result = _crashed()  # a network timeout that escaped its handler, not the time limit
         except asyncio.CancelledError:
+            if control.fenced:
+                uncancel()
+                raise TurnFenced(turn_id) from None
+            uncancel()  # ours (a stop, the shutdown), fully handled here
             if control.stopped_by is None:
-                # Shutdown: the turn stays "running" in the store and is picked up after the restart.
-                await asyncio.shield(
-                    self._close(
-                        reply,
-                        TurnResult(
-                            TurnOutcome.FAILED, message="The bot is restarting; I'll pick this up again."
-                        ),
-                        retry=False,
-                    )
-                )
-                raise
-            task = asyncio.current_task()
-            if task is not None:
-                task.uncancel()  # our own stop, fully handled here
+                # Shutdown, and the grace is over: suspend where it is. A response cut off mid-stream
+                # was not saved: it is asked for again when the turn is resumed.
+                return await self._suspend(control, reply, turn_id=turn_id, key=key)
             result = TurnResult(
                 TurnOutcome.STOPPED,
                 message=f"Stopped by <@{control.stopped_by}>. The sandbox keeps whatever had already run.",
@@ -183,10 +171,17 @@ class TurnRunner:
                 control.closing = True
                 # Back in the inbox before the Retry button shows, so pressing it finds the message.
                 more = await self._finish(turn_id, key, asker, result, requeue=True, reply=reply, hooks=hooks)
+                control.settled = True
                 await self._close(reply, result, retry=True)
                 return result.outcome, more
+        except TurnSuspended:
+            return await self._suspend(control, reply, turn_id=turn_id, key=key)
+        except TurnFenced:
+            raise
         except Exception:
             result = _crashed()
+        if control.fenced:
+            raise TurnFenced(turn_id)  # its end is for the new owner to post
         # A stop from now on (Slack's own stop noticed by the last append, a late button press) must
         # not cancel the turn's end: it would never be recorded as finished.
         control.closing = True
@@ -195,6 +190,38 @@ class TurnRunner:
             self._finish(turn_id, key, asker, result, requeue=False, reply=reply, hooks=hooks)
         )
         return result.outcome, more
+
+    async def _suspend(
+        self, control: TurnControl, reply: ThreadReply, *, turn_id: str, key: ThreadKey
+    ) -> tuple[TurnOutcome, bool]:
+        """The bot is shutting down: the turn keeps its messages and saved responses and goes on after
+        the restart (Store.suspend_turn), so nobody has to ask again. Suspended first, then told: a
+        process killed in between leaves a turn that is resumed, not one closed as interrupted."""
+        control.closing = True  # a late stop must not cancel the suspension
+        await self.store.suspend_turn(turn_id, self.owner)
+        control.settled = True  # the notice below is not the answer: it must not block a resume
+        await reply.finish(closing=RESTART_NOTICE, retry=False)
+        log.info("turn %s in %s suspended for the restart; it goes on when the bot is back", turn_id, key)
+        return TurnOutcome.SUSPENDED, False
+
+    async def _lost(
+        self, reply: ThreadReply, hooks: _Hooks, *, turn_id: str, key: ThreadKey, asker: str
+    ) -> tuple[TurnOutcome, bool]:
+        """Another replica took the thread over while this one could not renew its lease (or a write of
+        the turn was refused for that reason): stop at once and post nothing more. The new owner closes
+        what this turn showed and answers; only the tokens spent here are recorded."""
+        log.warning(
+            "turn %s in %s lost its thread to another replica: stopped, posting nothing more", turn_id, key
+        )
+        reply.abandon()
+        self._count_tokens(hooks.usage)
+        try:
+            await self.store.record_usage(
+                turn_id, key, user_id=asker, model=self.settings.claude_model, turn_usage=hooks.usage
+            )
+        except Exception:
+            log.exception("could not record the usage of turn %s", turn_id)
+        return TurnOutcome.LOST, False
 
     @staticmethod
     def _count_tokens(usage: Usage) -> None:
@@ -255,15 +282,6 @@ class TurnRunner:
         if events:
             await reply.handle(events)
 
-        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in start.items]
-        context_text: str | None = None
-        extra_files: list[InboundFile] = []
-        if not thread.context_loaded and any(i.wants_context for i in start.items):
-            context_text, extra_files = await self._thread_context(key, start.items)
-
-        incoming = [*extra_files, *(f for i in start.items for f in i.files)]
-        files = await self._take_files(key, start.files, incoming, reply, hooks.deadline)
-        notes = list(files.notes)
         history = repair_history(list(start.history))
         if self.settings.file_retention_days is not None:
             # Files deleted for retention must not be named again: the API would reject every
@@ -285,20 +303,12 @@ class TurnRunner:
         history = visuals.without_visuals(
             history, {f.anthropic_file_id: f.name for f in start.files if f.anthropic_file_id}
         )
-        room = 0
-        if any(
-            f.mimetype in visuals.IMAGE_TYPES or f.mimetype == visuals.PDF_TYPE for f in files.blocks_files
-        ):
-            room = self.settings.context_budget_tokens - estimate_tokens(history)
-        content = user_content(
-            said,
-            files.blocks_files,
-            context=context_text,
-            notes=notes,
-            images=self.settings.images_as_blocks,
-            pdfs=self.settings.pdfs_as_blocks,
-            visual_budget_tokens=room,
-        )
+        saved = start.resumed.messages if start.resumed is not None else ()
+        if saved:
+            # Resumed after a restart: the question as it was first sent (files and context included).
+            content: list[Block] = saved[0]["content"]
+        else:
+            content = await self._question(start, reply, history, hooks, again=start.resumed is not None)
         prompt = PromptContext(
             bot_name=self.slack.bot_name,
             channel_label=await self.slack.channel_label(key),
@@ -314,12 +324,45 @@ class TurnRunner:
             user_content=content,
             container_id=thread.container_id,
             deadline=hooks.deadline,
+            resumed=list(saved[1:]),
+            resumed_stop=start.resumed.stop_reason if start.resumed is not None else None,
         )
         result = await self.conversation.run(turn, hooks)
         problems = await self._files_out(key, result, reply)
         if problems:
             result.message = "\n".join(filter(None, [*problems, result.message]))
         return result
+
+    async def _question(
+        self, start: TurnStart, reply: ThreadReply, history: list[Message], hooks: _Hooks, *, again: bool
+    ) -> list[Block]:
+        """The turn's user content: who said what, the thread's earlier messages on first contact, and
+        the attached files taken into the sandbox. `again`: the turn runs again from its start after
+        a restart, so its own files, taken in already, are attached again."""
+        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in start.items]
+        context_text: str | None = None
+        extra_files: list[InboundFile] = []
+        if not start.thread.context_loaded and any(i.wants_context for i in start.items):
+            context_text, extra_files = await self._thread_context(start.thread.key, start.items)
+        incoming = [*extra_files, *(f for i in start.items for f in i.files)]
+        files = await self.files_in.take(
+            start.thread.key, start.files, incoming, reply, hooks.deadline, again=again
+        )
+        room = 0
+        if any(
+            f.mimetype in visuals.IMAGE_TYPES or f.mimetype == visuals.PDF_TYPE for f in files.blocks_files
+        ):
+            # What the history leaves of the context budget, for the images and PDFs shown now.
+            room = self.settings.context_budget_tokens - estimate_tokens(history)
+        return user_content(
+            said,
+            files.blocks_files,
+            context=context_text,
+            notes=list(files.notes),
+            images=self.settings.images_as_blocks,
+            pdfs=self.settings.pdfs_as_blocks,
+            visual_budget_tokens=room,
+        )
 
     async def _thread_context(
         self, key: ThreadKey, items: tuple[InboxItem, ...]
@@ -338,136 +381,8 @@ class TurnRunner:
         said = [Said(m.name, m.user_id, m.text) for m in earlier]
         return thread_context(said), [f for m in earlier for f in m.files]
 
-    # --- files in ---------------------------------------------------------------------------------
-
-    async def _take_files(
-        self,
-        key: ThreadKey,
-        stored: tuple[StoredFile, ...],
-        incoming: list[InboundFile],
-        reply: ThreadReply,
-        deadline: float | None,
-    ) -> _Files:
-        out = _Files()
-        problems: list[str] = []  # for people, shown before the answer
-        known = {f.source_id: f for f in stored}
-        taken_names = {f.name for f in known.values()}
-        fresh: list[InboundFile] = []
-        for f in incoming:
-            if f.slack_file_id in known or any(x.slack_file_id == f.slack_file_id for x in fresh):
-                continue  # already in the sandbox
-            fresh.append(f)
-        limit = self.settings.max_files_per_turn
-        if len(fresh) > limit:
-            skipped = ", ".join(f"`{f.name}`" for f in fresh[limit:])
-            problems.append(
-                f"I took in only the first {limit} files of this turn (the limit); left out: {skipped}."
-            )
-            out.notes.append(
-                f"{len(fresh) - limit} more attached files were left out (over the per-turn limit)."
-            )
-            fresh = fresh[:limit]
-        budget = self.settings.max_turn_bytes
-        semaphore = asyncio.Semaphore(FILE_CONCURRENCY)
-        reserved: list[int] = [0]
-
-        async def one(f: InboundFile) -> SandboxFile | None:
-            async with semaphore:
-                try:
-                    return await self._take_one(key, f, taken_names, reserved, budget, deadline)
-                except FileRejected as exc:
-                    problems.append(exc.user_message)
-                    out.notes.append(f"The attachment {f.name!r} could not be taken in: {exc.user_message}")
-                except ClaudeError as exc:
-                    log.error("upload of %s to the Files API failed: %s", f.slack_file_id, exc)
-                    problems.append(exc.user_message)
-                return None
-
-        results = await asyncio.gather(*(one(f) for f in fresh))
-        out.blocks_files = [r for r in results if r is not None]
-        if problems:
-            await reply.handle([Notice(p) for p in problems])
-        return out
-
-    async def _take_one(
-        self,
-        key: ThreadKey,
-        f: InboundFile,
-        taken_names: set[str],
-        reserved: list[int],
-        budget: int,
-        deadline: float | None,
-    ) -> SandboxFile:
-        if f.stub:
-            f = await self.slack.resolve_file(f)
-        if f.size == 0 and not f.stub:
-            raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-        if f.size and reserved[0] + f.size > budget:
-            raise FileRejected(
-                f"`{f.name}` would take this turn's attachments over {human_size(budget)}, so I left it out."
-            )
-        reserved[0] += f.size
-        name = safe_name(f.name, taken_names)
-        taken_names.add(name)
-        async with (
-            self.slack.open_file(f, max_bytes=self.settings.max_file_bytes) as download,
-            Spool(self.settings.tmp_dir) as spool,
-        ):
-            if download.size == 0:
-                raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-            info = await self._upload(download, spool, name, f.mimetype, deadline)
-            await spool.close()
-            assert spool.path is not None
-            # What showing it to Claude depends on: its size in pixels, its pages (bot/media.py).
-            facts = await asyncio.to_thread(
-                media.read_facts, spool.path, f.mimetype, max_pdf_bytes=visuals.MAX_PDF_BLOCK_BYTES
-            )
-        if spool.size == 0:
-            raise FileRejected(f"`{f.name}` is empty (0 bytes), so I left it out.")
-        await self.store.record_file(
-            key,
-            StoredFile(
-                origin="upload",
-                source_id=f.slack_file_id,
-                slack_file_id=f.slack_file_id,
-                anthropic_file_id=info.file_id,
-                name=name,
-                mimetype=f.mimetype,
-                size=spool.size,
-                sha256=spool.sha256,
-                created_at=time.time(),
-            ),
-        )
-        return SandboxFile(info.file_id, name, f.mimetype, spool.size, facts.width, facts.height, facts.pages)
-
-    async def _upload(
-        self, download: Download, spool: Spool, name: str, mimetype: str, deadline: float | None
-    ) -> FileInfo:
-        """Download, spool and upload at once; a failed upload is retried from the spooled copy."""
-        stream = spool.tee(download.chunks)
-        if download.size is not None:
-            try:
-                return await self.claude.upload_stream(stream, download.size, name, mimetype)
-            except ClaudeError as exc:
-                if not exc.retryable:
-                    raise
-                log.warning("streamed upload of %s failed (%s); retrying from the spooled copy", name, exc)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                log.warning("streamed upload of %s failed (%r); retrying from the spooled copy", name, exc)
-        await spool.drain(stream)
-        if download.size is not None and spool.size != download.size:
-            # Never let a partial copy into the sandbox as if it were the file.
-            log.error("spooled %d of %d bytes of %s", spool.size, download.size, name)
-            raise FileRejected(
-                f"I couldn't take in `{download.file.name}` whole, so I left it out. Attach it again."
-            )
-        assert spool.path is not None
-        return await self.claude.upload_file(spool.path, name, mimetype, deadline=deadline)
-
     async def reattach_blocks(self, key: ThreadKey) -> list[Block]:
-        stored = [f for f in await self.store.thread_files(key) if f.anthropic_file_id]
-        files = [SandboxFile(f.anthropic_file_id or "", f.name, f.mimetype, f.size) for f in stored]
-        return file_blocks(files)
+        return await self.files_in.reattach_blocks(key)
 
     # --- files out --------------------------------------------------------------------------------
 
@@ -528,11 +443,14 @@ class TurnRunner:
 class _Hooks:
     """The conversation's view of the engine for one turn."""
 
-    def __init__(self, runner: TurnRunner, start: TurnStart, reply: ThreadReply) -> None:
+    def __init__(
+        self, runner: TurnRunner, start: TurnStart, reply: ThreadReply, control: TurnControl
+    ) -> None:
         self.runner = runner
         self.start = start
         self.reply = reply
-        self.saved = False
+        self.control = control
+        self.saved = start.resumed is not None and bool(start.resumed.messages)
         self.usage = Usage()
         self.deadline: float | None = None  # the turn's end, on the event loop's clock
 
@@ -546,6 +464,7 @@ class _Hooks:
         container_id: str | None,
         container_expires_at: str | None,
         forget_container: bool,
+        stop_reason: str | None,
     ) -> None:
         assert self.start.turn_id is not None
         await self.runner.store.save_turn(
@@ -556,8 +475,13 @@ class _Hooks:
             container_id=container_id,
             container_expires_at=container_expires_at,
             forget_container=forget_container,
+            stop_reason=stop_reason,
+            owner=self.runner.owner,
         )
         self.saved = self.saved or bool(turn_messages)
+        if self.control.suspending and continues(stop_reason):
+            # Shutting down: everything so far is saved, and the next request would outlive the grace.
+            raise TurnSuspended
 
     def count(self, usage: Usage) -> None:
         self.usage = self.usage + usage

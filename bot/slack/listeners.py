@@ -21,9 +21,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import Engine
-from bot.model import Inbound, InboundKind, ThreadKey
+from bot.model import ThreadKey
 from bot.slack import render
-from bot.slack.errors import error_code, explain
+from bot.slack.commands import CommandIntake
+from bot.slack.errors import error_code
 from bot.slack.intake import Intake
 from bot.store import Store
 
@@ -49,7 +50,6 @@ SUGGESTED_PROMPTS = [
 EVENT_TYPES = ("app_mention", "message", "app_home_opened", "agent_session_stopped")
 # `/claude status` answers in its ack, due within 3 s (slack-platform.md §7): the store gets 2 s of it.
 STATUS_SECONDS = 2.0
-NOT_TAKEN = "Something went wrong on my side and I couldn't take that question; please ask it again."
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ def register_listeners(
     engine: Engine,
     store: Store,
     intake: Intake,
+    commands: CommandIntake,
     identity: BotIdentity,
     slash_command: str,
 ) -> None:
@@ -130,9 +131,7 @@ def register_listeners(
             await engine.stop(key, str(event.get("user") or ""))
 
     @app.command(slash_command)
-    async def command(
-        ack: Any, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
-    ) -> None:
+    async def command(ack: Any, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()
         user = str(command["user_id"])
         if text.lower() in ("", "help"):
@@ -148,39 +147,8 @@ def register_listeners(
                 answer = "I couldn't look that up just now; try again in a moment."
             await ack(answer)
             return
-        # Acknowledge first: Slack shows an error if the command is not acked within 3 seconds.
-        await ack()
-        channel = str(command["channel_id"])
-        try:
-            posted = await client.chat_postMessage(
-                channel=channel,
-                text=f"<@{user}> asked: {text}",
-                blocks=[{"type": "markdown", "text": f"<@{user}> asked:\n\n{_quote(text)}"}],
-            )
-        except SlackApiError as exc:
-            explained = explain(error_code(exc), method="chat.postMessage", bot_name=identity.name)
-            log.error("slash command could not post: %s", explained.operator)
-            await respond(text=explained.user, response_type="ephemeral")
-            return
-        except Exception:
-            log.exception("slash command could not post the question")
-            await respond(text=NOT_TAKEN, response_type="ephemeral")
-            return
-        ts = str(posted["ts"])
-        try:
-            await engine.submit(
-                Inbound(
-                    key=ThreadKey(identity.team_id, channel, ts),
-                    ts=ts,
-                    user_id=user,
-                    text=text,
-                    kind=InboundKind.COMMAND,
-                )
-            )
-        except Exception:
-            # Slack never sends a command again: say so, or the question waits for ever.
-            log.exception("slash command could not store the question")
-            await engine.slack.post_line(ThreadKey(identity.team_id, channel, ts), NOT_TAKEN)
+        # A question: stored before it is acknowledged, since Slack never sends a command again.
+        await commands.take(command, ack)
 
     @app.action(render.STOP_ACTION)
     async def stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
@@ -226,7 +194,3 @@ async def _suggest(client: AsyncWebClient, *, channel_id: str) -> None:
         await client.assistant_threads_setSuggestedPrompts(channel_id=channel_id, prompts=SUGGESTED_PROMPTS)
     except SlackApiError as exc:
         log.info("assistant.threads.setSuggestedPrompts failed: %s", error_code(exc))
-
-
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" for line in text.splitlines()) or "> "

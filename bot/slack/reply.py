@@ -624,8 +624,11 @@ class ThreadReply:
 
     async def _first_post(self) -> None:
         if not self._posted:
-            self._posted = True
+            # Posted only once the store has it: a mark the store refuses (the turn is no longer this
+            # process's, see bot/store/fencing.py) raises, and then nothing is posted. Calls come one
+            # at a time (under `_io`), so waiting here cannot let a second post through unmarked.
             await self._on_first_post()
+            self._posted = True
 
     # --- status -----------------------------------------------------------------------------------
 
@@ -666,6 +669,15 @@ class ThreadReply:
         if self._status_set:
             self._status_set = False
             await self._set_status("", optional=True)
+
+    def abandon(self) -> None:
+        """Write nothing more to the thread, at once: the turn lost its thread to another replica, which
+        closes what is shown (a write under way still completes)."""
+        self._closed = True
+        self._closing.set()
+        self._dirty.set()
+        if self._status_task is not None:
+            self._status_task.cancel()
 
     @property
     def answer_too_long(self) -> bool:

@@ -16,6 +16,8 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "assistant.threads.setStatus": ("chat:write",),  # chat:write suffices since 2026-03-05 (§5.1)
     "assistant.threads.setSuggestedPrompts": ("assistant:write",),
     "conversations.replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
+    # Finding a /claude question posted by a process that died (bot/slack/commands.py).
+    "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "conversations.info": ("channels:read", "groups:read", "mpim:read"),  # never called for DMs
     "files.info": ("files:read",),
     "files.getUploadURLExternal": ("files:write",),

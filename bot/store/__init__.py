@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from bot.store.commands import SlashCommand
 from bot.store.database import Database
+from bot.store.fencing import TurnFenced
 from bot.store.migrate import SchemaBehind, ensure_schema
 from bot.store.repository import (
     Enqueued,
     InboxItem,
     InterruptedTurn,
+    Resumed,
     Store,
     StoredFile,
     ThreadState,
@@ -21,10 +24,13 @@ __all__ = [
     "Enqueued",
     "InboxItem",
     "InterruptedTurn",
+    "Resumed",
     "SchemaBehind",
+    "SlashCommand",
     "Store",
     "StoredFile",
     "ThreadState",
+    "TurnFenced",
     "TurnStart",
     "UnsureTurn",
     "UsageSummary",

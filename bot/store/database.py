@@ -12,6 +12,13 @@ module runs it on whichever engine the URL names:
   allows one writer at a time anyway. The URL keeps the async driver name, as SQLAlchemy async URLs
   are the public contract (DATABASE_URL). Work in that thread runs by priority: the durable inbox
   first, because Slack events are acknowledged only once they are stored.
+
+Inbox writes on SQLite commit with `synchronous=FULL`, everything else with `NORMAL`. In WAL mode
+NORMAL does not sync the log at each commit, so the last transactions can be rolled back by a power
+loss or an OS crash (sqlite.org/pragma.html#pragma_synchronous); a stored message is acknowledged to
+Slack, which then never sends it again, so that commit must be on disk. A turn's own writes need not
+be: what a power loss takes of them is recovered like any interrupted turn, and syncing each of them
+would serialise every turn behind a disk flush.
 """
 
 from __future__ import annotations
@@ -33,9 +40,10 @@ from bot.config import data_dir_for
 
 T = TypeVar("T")
 _WRITE = "bot_write"
+_SYNCHRONOUS = "bot_synchronous"
 # Priorities of work in the SQLite thread (lower first): the inbox, which Slack's acknowledgements
-# wait for; then what a person is waiting to see (a turn's first post and its final save, each
-# committed before Slack shows it); then everything else.
+# wait for (and which commits durably, see above); then what a person is waiting to see (a turn's
+# first post and its final save, each committed before Slack shows it); then everything else.
 INBOX = 0
 ANSWER = 1
 NORMAL = 2
@@ -99,7 +107,7 @@ class Database:
         if self._async is not None:
             async with self._async.begin() as conn:
                 return await conn.run_sync(fn)
-        return await self._in_thread(priority, lambda: self._sqlite(fn, True))
+        return await self._in_thread(priority, lambda: self._sqlite(fn, True, durable=priority == INBOX))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._async is not None:
@@ -111,9 +119,10 @@ class Database:
         assert self._thread is not None
         return await asyncio.wrap_future(self._thread.submit(priority, fn))
 
-    def _sqlite(self, fn: Callable[[Connection], T], write: bool) -> T:
+    def _sqlite(self, fn: Callable[[Connection], T], write: bool, *, durable: bool = False) -> T:
         assert self._sync is not None
         with self._sync.connect() as conn:
+            _synchronous(conn, "FULL" if durable else "NORMAL")
             conn = conn.execution_options(**{_WRITE: write})
             with conn.begin():
                 return fn(conn)
@@ -151,9 +160,23 @@ class Database:
             await asyncio.to_thread(self._thread.shutdown)
 
 
+def _synchronous(conn: Connection, level: str) -> None:
+    """Set the connection's `synchronous` level for its next commit. SQLite refuses to change it inside
+    a transaction, so it is set on the DBAPI connection (autocommit, see _tune_sqlite) before SQLAlchemy
+    begins one; the level in force is remembered with the pooled connection to skip a needless PRAGMA."""
+    if conn.info.get(_SYNCHRONOUS) == level:
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    assert dbapi_connection is not None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA synchronous={level}")
+    cursor.close()
+    conn.info[_SYNCHRONOUS] = level
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin (SQLAlchemy's
         # documented pysqlite recipe), so writes can use BEGIN IMMEDIATE and take the write lock
         # up front when another process shares the file.
@@ -161,6 +184,7 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        record.info[_SYNCHRONOUS] = "NORMAL"  # until _synchronous says otherwise
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 

@@ -19,7 +19,7 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -27,7 +27,10 @@ from sqlalchemy.engine import Connection
 
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey, Usage
 from bot.store.arrivals import Arrivals
+from bot.store.bad_rows import describe, refused_row, sanitised
+from bot.store.commands import Commands
 from bot.store.database import ANSWER, INBOX, Database
+from bot.store.fencing import TurnFenced
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
 from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
 
@@ -98,6 +101,16 @@ class StoredFile:
 
 
 @dataclass(frozen=True, slots=True)
+class Resumed:
+    """A turn a clean shutdown suspended, taken up again where it stopped (see Store.suspend_turn)."""
+
+    # The turn's saved messages, its user message first; none when it was suspended before its first
+    # model response was saved (it then runs from the start).
+    messages: tuple[dict[str, Any], ...]
+    stop_reason: str | None  # of the last saved response: continue, run its tool calls, or only finish
+
+
+@dataclass(frozen=True, slots=True)
 class TurnStart:
     """Everything a turn needs from the store, read in the transaction that claims it."""
 
@@ -108,6 +121,7 @@ class TurnStart:
     history: tuple[dict[str, Any], ...] = ()
     files: tuple[StoredFile, ...] = ()
     unsure: tuple[UnsureTurn, ...] = ()  # to resolve (resolve_interrupted) before anything is claimed
+    resumed: Resumed | None = None  # a suspended turn going on (its items are the ones it had claimed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +154,7 @@ class Store:
         self.db = db
         self.sql = Statements(db.insert, numbered=not db.is_sqlite)
         self.lease_seconds = lease_seconds
+        self.commands = Commands(db, lease_seconds=lease_seconds)
         self._pending: list[_PendingEnqueue] = []
         self._flusher: asyncio.Task[None] | None = None
         self._claims: set[asyncio.Task[None]] = set()
@@ -182,16 +197,73 @@ class Store:
             try:
                 results, unclaimed = await self._insert_batch(batch, claim_inline=small)
             except Exception as exc:
+                if refused_row(exc):
+                    # One row the database will not take must not cost the others (see bad_rows).
+                    if len(batch) > 1:
+                        log.warning(
+                            "the inbox refused a batch of %d (%s): storing it row by row",
+                            len(batch),
+                            describe(exc),
+                        )
+                    for item in batch:
+                        await self._insert_alone(
+                            item, claim_inline=small, refused=exc if len(batch) == 1 else None
+                        )
+                    continue
+                # The database failed, not a row: nothing is stored, and Slack delivers the batch again.
                 for p in batch:
                     if not p.future.done():
                         p.future.set_exception(exc)
                 continue
-            for p, result in zip(batch, results, strict=True):
-                if not p.future.done():
-                    p.future.set_result(result)
-            if unclaimed:
-                self._claims.add(task := asyncio.create_task(self._claim_new_threads(unclaimed)))
-                task.add_done_callback(self._claims.discard)
+            self._settle(batch, results, unclaimed)
+
+    def _settle(
+        self,
+        batch: Sequence[_PendingEnqueue],
+        results: list[Enqueued],
+        unclaimed: dict[str, tuple[str, asyncio.Future[TurnStart | None], list[dict[str, Any]]]],
+    ) -> None:
+        for p, result in zip(batch, results, strict=True):
+            if not p.future.done():
+                p.future.set_result(result)
+        if unclaimed:
+            self._claims.add(task := asyncio.create_task(self._claim_new_threads(unclaimed)))
+            task.add_done_callback(self._claims.discard)
+
+    async def _insert_alone(
+        self, item: _PendingEnqueue, *, claim_inline: bool, refused: Exception | None = None
+    ) -> None:
+        """Store one message of a refused batch: as it is (unless it was refused alone: `refused`),
+        else without what the database cannot hold, else not at all. A message no database could store
+        is acknowledged and dropped (logged once), since Slack would otherwise deliver it again for
+        ever; only a failing database is left to Slack to deliver again."""
+        attempts = [item.inbound] if refused is None else []
+        if (clean := sanitised(item.inbound)) is not None:
+            attempts.append(clean)
+        for inbound in attempts:
+            try:
+                results, unclaimed = await self._insert_batch(
+                    [replace(item, inbound=inbound)], claim_inline=claim_inline
+                )
+            except Exception as exc:
+                if not refused_row(exc):
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+                    return
+                refused = exc
+                continue
+            if inbound is not item.inbound:
+                log.warning("message %s in %s was stored without its NUL characters", inbound.ts, inbound.key)
+            self._settle([item], results, unclaimed)
+            return
+        log.error(
+            "message %s in %s can never be stored (%s): acknowledged and dropped",
+            item.inbound.ts,
+            item.inbound.key,
+            describe(refused) if refused is not None else "refused",
+        )
+        if not item.future.done():
+            item.future.set_result(Enqueued(new=False, thread_busy=False))
 
     async def _insert_batch(
         self, batch: Sequence[_PendingEnqueue], *, claim_inline: bool
@@ -449,6 +521,9 @@ class Store:
         interrupted, unsure = ((), ()) if fresh else self._recover_interrupted(conn, p, now)
         if unsure:
             return TurnStart(thread=state, turn_id=None, items=(), interrupted=interrupted, unsure=unsure)
+        resumed = None if fresh else self._resume_suspended(conn, p, state, interrupted, now)
+        if resumed is not None:
+            return resumed
         waiting = conn.execute(sql.waiting, p).all()
         if not any(r.state == "pending" for r in waiting):
             # Failed messages alone never start a turn (that would retry forever); the Retry
@@ -470,6 +545,45 @@ class Store:
             stored = tuple(_stored_file(r) for r in conn.execute(sql.thread_files, p))
         items = tuple(_inbox_item(r._mapping) for r in waiting)
         return TurnStart(state, turn_id, items, interrupted, history, stored)
+
+    def _resume_suspended(
+        self,
+        conn: Connection,
+        p: dict[str, Any],
+        state: ThreadState,
+        interrupted: tuple[InterruptedTurn, ...],
+        now: float,
+    ) -> TurnStart | None:
+        """The thread's turn a clean shutdown suspended, taken up by this owner: the same turn, with the
+        messages it had claimed, the history before it and what it had saved itself. It is closed
+        instead when, meanwhile, someone pressed Stop on it or started a New session (its question
+        belonged to the conversation forgotten)."""
+        sql = self.sql
+        turn = conn.execute(sql.suspended_turn, p).first()
+        if turn is None:
+            return None
+        if turn.generation != state.generation or turn.stop_requested_by is not None:
+            outcome = "reset" if turn.generation != state.generation else "stopped"
+            conn.execute(update(inbox).where(inbox.c.turn_id == turn.id).values(state="done", updated_at=now))
+            conn.execute(
+                update(turns)
+                .where(turns.c.id == turn.id)
+                .values(state="stopped", outcome=outcome, finished_at=now)
+            )
+            return None
+        q = {**p, "p_turn": turn.id, "p_generation": state.generation}
+        conn.execute(sql.resume_turn, q)
+        items = tuple(_inbox_item(r._mapping) for r in conn.execute(sql.turn_items, q))
+        history = tuple(
+            {"role": r.role, "content": json.loads(r.content)} for r in conn.execute(sql.history_before, q)
+        )
+        saved = tuple(
+            {"role": r.role, "content": json.loads(r.content)} for r in conn.execute(sql.turn_messages, q)
+        )
+        stored = tuple(_stored_file(r) for r in conn.execute(sql.thread_files, p))
+        return TurnStart(
+            state, turn.id, items, interrupted, history, stored, resumed=Resumed(saved, turn.stop_reason)
+        )
 
     def _recover_interrupted(
         self, conn: Connection, p: dict[str, Any], now: float
@@ -515,9 +629,11 @@ class Store:
         return InterruptedTurn(turn_id, posted)
 
     async def request_stop(self, key: ThreadKey, user_id: str, *, turn_id: str | None = None) -> bool:
-        """Ask the thread's running turn (`turn_id`, when given) to stop, wherever it runs. False when
-        nothing (that turn) is running."""
-        stmt = update(turns).where(turns.c.thread_key == str(key), turns.c.state == "running")
+        """Ask the thread's running turn (`turn_id`, when given) to stop, wherever it runs, or its
+        suspended one not to go on after the restart. False when nothing (that turn) is running."""
+        stmt = update(turns).where(
+            turns.c.thread_key == str(key), turns.c.state.in_(["running", "suspended"])
+        )
         if turn_id is not None:
             stmt = stmt.where(turns.c.id == turn_id)
 
@@ -540,11 +656,26 @@ class Store:
 
         return await self.db.read(tx)
 
-    async def mark_posted(self, turn_id: str) -> None:
-        """People can now see part of this turn's answer; from here on it must never be re-run."""
-        await self.db.write(
-            lambda conn: conn.execute(self.sql.mark_posted, {"p_turn": turn_id}), priority=ANSWER
+    async def suspend_turn(self, turn_id: str, owner: str) -> None:
+        """A clean shutdown: the turn stops where it is and keeps its claimed messages and saved
+        responses, to be resumed by whichever process takes its thread next (`start_turn`), not run
+        again nor closed as interrupted. Raises TurnFenced when the turn is no longer `owner`'s."""
+        params = {"p_turn": turn_id, "p_owner": owner}
+        if (
+            await self.db.write(lambda conn: conn.execute(self.sql.suspend, params).first(), priority=ANSWER)
+            is None
+        ):
+            raise TurnFenced(turn_id)
+
+    async def mark_posted(self, turn_id: str, owner: str) -> None:
+        """People are about to see part of this turn's answer; from here on it must never be re-run.
+        Raises TurnFenced when the turn is no longer `owner`'s (then nothing may be posted)."""
+        params = {"p_turn": turn_id, "p_owner": owner}
+        marked = await self.db.write(
+            lambda conn: conn.execute(self.sql.mark_posted, params).first(), priority=ANSWER
         )
+        if marked is None:
+            raise TurnFenced(turn_id)
 
     async def finish_turn(
         self,
@@ -563,6 +694,7 @@ class Store:
         the caller starts the next turn) or give it up, in the same transaction.
 
         `requeue` marks the turn's messages failed (nothing was answered; a later turn picks them up).
+        Raises TurnFenced (nothing written) when the turn is no longer `owner`'s.
         """
         now = time.time()
         sql = self.sql
@@ -578,33 +710,31 @@ class Store:
             "p_answer_ts": answer_ts,
         }
 
-        def tx(conn: Connection) -> bool:
-            conn.execute(sql.close_turn, p)
+        def tx(conn: Connection) -> bool | None:
+            if conn.execute(sql.close_turn, p).first() is None:
+                return None
             conn.execute(sql.close_messages, p)
             if answer_ts is not None:
                 conn.execute(sql.answered, p)
             if turn_usage.requests:
-                conn.execute(
-                    sql.add_usage,
-                    {
-                        "turn_id": turn_id,
-                        "thread_key": str(key),
-                        "team_id": key.team_id,
-                        "channel_id": key.channel_id,
-                        "user_id": user_id,
-                        "model": model,
-                        "input_tokens": turn_usage.input_tokens,
-                        "output_tokens": turn_usage.output_tokens,
-                        "cache_read_tokens": turn_usage.cache_read_tokens,
-                        "cache_write_tokens": turn_usage.cache_write_tokens,
-                        "requests": turn_usage.requests,
-                        "created_at": now,
-                    },
-                )
+                conn.execute(sql.add_usage, _usage_row(turn_id, key, user_id, model, turn_usage, now))
             kept = conn.execute(sql.release_unless_waiting, p).first()
             return kept is not None and kept.lease_owner is not None
 
-        return await self.db.write(tx)
+        kept = await self.db.write(tx)
+        if kept is None:
+            raise TurnFenced(turn_id)
+        return kept
+
+    async def record_usage(
+        self, turn_id: str, key: ThreadKey, *, user_id: str, model: str, turn_usage: Usage
+    ) -> None:
+        """The tokens of a turn that cannot be finished here (it lost its thread to another replica):
+        they were spent all the same, and the operator's usage record must show them."""
+        if not turn_usage.requests:
+            return
+        row = _usage_row(turn_id, key, user_id, model, turn_usage, time.time())
+        await self.db.write(lambda conn: conn.execute(self.sql.add_usage, row))
 
     async def retry_failed(self, key: ThreadKey) -> int:
         """Put the thread's failed messages back in the inbox (the Retry button, or a new message)."""
@@ -645,21 +775,23 @@ class Store:
         """A clean shutdown: nothing was lost with this process, peers need not look for it."""
         await self.db.write(lambda conn: conn.execute(delete(replicas).where(replicas.c.owner == owner)))
 
-    async def renew_leases(self, owner: str, keys: Iterable[ThreadKey]) -> int:
-        """Extend this owner's leases on the threads it is working on. Only those: a thread whose
-        worker is gone (it crashed) must see its lease expire so that the sweeper restarts it."""
+    async def renew_leases(self, owner: str, keys: Iterable[ThreadKey]) -> set[ThreadKey]:
+        """Extend this owner's leases on the threads it is working on, and return those it still holds.
+        Only those threads: one whose worker is gone (it crashed) must see its lease expire so that the
+        sweeper restarts it. A thread missing from the answer was taken over by another replica while
+        this one could not renew (cut off from the database): its turn must stop (see fencing.py)."""
         now = time.time()
         skeys = [str(k) for k in keys]
 
         def tx(conn: Connection) -> Any:
-            result = conn.execute(
+            return conn.execute(
                 update(threads)
                 .where(threads.c.lease_owner == owner, threads.c.key.in_(skeys))
                 .values(lease_expires=now + self.lease_seconds)
-            )
-            return int(result.rowcount or 0)
+                .returning(threads.c.key)
+            ).all()
 
-        return await self.db.write(tx)
+        return {ThreadKey.parse(r.key) for r in await self.db.write(tx)}
 
     async def release_all(self, owner: str) -> None:
         """On clean shutdown: let another replica take over at once instead of after the expiry."""
@@ -674,7 +806,8 @@ class Store:
         await self.db.write(tx)
 
     async def orphaned_threads(self, limit: int = 500) -> list[ThreadKey]:
-        """Threads with pending messages or a running turn and no live lease: work to (re)start."""
+        """Threads with pending messages, or a running or suspended turn, and no live lease: work to
+        (re)start or resume."""
         now = time.time()
         no_live_lease = or_(threads.c.lease_owner.is_(None), threads.c.lease_expires < now)
 
@@ -689,7 +822,7 @@ class Store:
             running = conn.execute(
                 select(turns.c.thread_key)
                 .join(threads, threads.c.key == turns.c.thread_key)
-                .where(turns.c.state == "running", no_live_lease)
+                .where(turns.c.state.in_(["running", "suspended"]), no_live_lease)
                 .distinct()
                 .limit(limit)
             )
@@ -721,11 +854,15 @@ class Store:
         container_id: str | None = None,
         container_expires_at: str | None = None,
         forget_container: bool = False,
+        stop_reason: str | None = None,
+        owner: str,
     ) -> None:
         """Store a turn's messages so far (after every model response) and the container.
 
         The turn's rows are replaced as a whole: after a container reset mid-turn its earlier responses
-        are gone from the conversation, and the store must say the same."""
+        are gone from the conversation, and the store must say the same. `stop_reason` (of the last
+        response) is where the turn goes on from if it is resumed after a restart. Raises TurnFenced
+        (nothing saved) when the turn is no longer `owner`'s."""
         now = time.time()
         rows = [
             {
@@ -746,16 +883,22 @@ class Store:
             "p_container": container_id,
             "p_expires_at": container_expires_at,
             "p_now": now,
+            "p_owner": owner,
+            "p_stop": stop_reason,
         }
 
-        def tx(conn: Connection) -> None:
+        def tx(conn: Connection) -> bool:
+            if conn.execute(sql.fence_save, p).first() is None:
+                return False
             conn.execute(sql.drop_turn_messages, p)
             if rows:
                 conn.execute(sql.add_messages, rows)
             if container_id is not None or forget_container:
                 conn.execute(sql.keep_container, p)
+            return True
 
-        await self.db.write(tx, priority=ANSWER)
+        if not await self.db.write(tx, priority=ANSWER):
+            raise TurnFenced(turn_id)
 
     async def update_thread(self, key: ThreadKey, *, trimmed_blocks: int) -> None:
         values = {"trimmed_blocks": trimmed_blocks, "updated_at": time.time()}
@@ -960,12 +1103,12 @@ class Store:
     # --- housekeeping -----------------------------------------------------------------------------
 
     async def prune(self, older_than: float) -> int:
-        """Drop old processed-event keys and finished inbox rows. Never touches pending or claimed rows,
-        nor rows of a thread whose lease is live (its turn may still need them)."""
+        """Drop old processed-event keys, finished inbox rows and completed commands. Never touches
+        pending or claimed rows, nor rows of a thread whose lease is live (its turn may still need them)."""
         now = time.time()
         live = select(threads.c.key).where(threads.c.lease_owner.is_not(None), threads.c.lease_expires > now)
 
-        def tx(conn: Connection) -> Any:
+        def tx(conn: Connection) -> int:
             a = conn.execute(delete(processed_events).where(processed_events.c.received_at < older_than))
             b = conn.execute(
                 delete(inbox).where(
@@ -978,7 +1121,7 @@ class Store:
             )
             return int(a.rowcount or 0) + int(b.rowcount or 0)
 
-        return await self.db.write(tx)
+        return await self.db.write(tx) + await self.commands.prune(older_than)
 
 
 def _stored_file(r: Any) -> StoredFile:
@@ -998,6 +1141,25 @@ def _stored_file(r: Any) -> StoredFile:
 def _chunks(items: list[T]) -> list[list[T]]:
     """`items` in slices small enough for one statement's parameters (see ENQUEUE_CHUNK)."""
     return [items[first : first + ENQUEUE_CHUNK] for first in range(0, len(items), ENQUEUE_CHUNK)]
+
+
+def _usage_row(
+    turn_id: str, key: ThreadKey, user_id: str, model: str, turn_usage: Usage, now: float
+) -> dict[str, Any]:
+    return {
+        "turn_id": turn_id,
+        "thread_key": str(key),
+        "team_id": key.team_id,
+        "channel_id": key.channel_id,
+        "user_id": user_id,
+        "model": model,
+        "input_tokens": turn_usage.input_tokens,
+        "output_tokens": turn_usage.output_tokens,
+        "cache_read_tokens": turn_usage.cache_read_tokens,
+        "cache_write_tokens": turn_usage.cache_write_tokens,
+        "requests": turn_usage.requests,
+        "created_at": now,
+    }
 
 
 def _inbox_row(inbound: Inbound, now: float, thread_key: str) -> dict[str, Any]:

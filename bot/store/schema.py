@@ -123,7 +123,8 @@ turns = Table(
     Column("generation", Integer, nullable=False),
     Column("owner", String(128), nullable=False),
     Column("user_id", String(32), nullable=False, default=""),
-    # running -> done | failed | stopped | interrupted
+    # running -> done | failed | stopped | interrupted; running -> suspended (a clean shutdown) ->
+    # running again, under whichever process takes the thread next
     Column("state", String(16), nullable=False),
     Column("outcome", String(16)),
     Column("posted_output", Boolean, nullable=False, default=False),
@@ -131,6 +132,8 @@ turns = Table(
     Column("stop_requested_by", String(32)),
     Column("started_at", Float, nullable=False),
     Column("finished_at", Float),
+    # Why the turn's last saved model response stopped: where a resumed turn goes on from.
+    Column("stop_reason", String(32)),
 )
 Index("ix_turns_thread_state", turns.c.thread_key, turns.c.state)
 Index("ix_turns_state_started", turns.c.state, turns.c.started_at)
@@ -144,6 +147,28 @@ replicas = Table(
     Column("started_at", Float, nullable=False),
     Column("seen_at", Float, nullable=False),
 )
+
+# `/claude <question>` commands, stored before they are acknowledged: Slack never sends a command
+# again, so one acknowledged and then lost with the process would go unanswered for good.
+# received -> posted (the question is in the channel, at `ts`) -> queued (in the inbox) | failed.
+commands = Table(
+    "commands",
+    metadata,
+    Column("trigger_id", String(128), primary_key=True),
+    Column("team_id", String(32), nullable=False),
+    Column("channel_id", String(32), nullable=False),
+    Column("user_id", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    # Where the person can be answered privately for 30 minutes (a capability URL: never logged).
+    Column("response_url", Text),
+    Column("state", String(16), nullable=False),
+    Column("ts", String(32)),
+    # The process completing it; another completes it once that one is gone (see Commands.orphaned).
+    Column("owner", String(128)),
+    Column("received_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_commands_state", commands.c.state)
 
 usage = Table(
     "usage",

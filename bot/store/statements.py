@@ -26,6 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
+from bot.store.fencing import owns_turn
 from bot.store.schema import files, inbox, messages, threads, turns, usage
 
 _WAITING = or_(inbox.c.state == "pending", inbox.c.state == "failed")
@@ -126,6 +127,38 @@ class Statements:
             .join(threads, threads.c.key == turns.c.thread_key)
             .where(turns.c.thread_key == key, turns.c.state == "running")
         )
+        # A turn a clean shutdown suspended (see Store.suspend_turn), oldest first: it is resumed
+        # before anything else of the thread, by whoever takes the thread next.
+        self.suspended_turn = (
+            select(turns.c.id, turns.c.generation, turns.c.stop_reason, turns.c.stop_requested_by)
+            .where(turns.c.thread_key == key, turns.c.state == "suspended")
+            .order_by(turns.c.started_at)
+            .limit(1)
+        )
+        self.resume_turn = (
+            update(turns)
+            .where(turns.c.id == bindparam("p_turn", type_=String()), turns.c.state == "suspended")
+            .values(state="running", owner=owner)
+        )
+        self.turn_items = (
+            select(inbox)
+            .where(inbox.c.turn_id == bindparam("p_turn", type_=String()), inbox.c.state == "claimed")
+            .order_by(inbox.c.ts, inbox.c.id)
+        )
+        self.turn_messages = (
+            select(messages.c.role, messages.c.content)
+            .where(messages.c.turn_id == bindparam("p_turn", type_=String()))
+            .order_by(messages.c.id)
+        )
+        self.history_before = (
+            select(messages.c.role, messages.c.content)
+            .where(
+                messages.c.thread_key == key,
+                messages.c.generation == bindparam("p_generation", type_=Integer()),
+                messages.c.turn_id != bindparam("p_turn", type_=String()),
+            )
+            .order_by(messages.c.id)
+        )
         self.waiting = (
             select(inbox).where(inbox.c.thread_key == key, _WAITING).order_by(inbox.c.ts, inbox.c.id)
         )
@@ -151,9 +184,18 @@ class Statements:
         self.thread_files = select(files).where(
             files.c.thread_key == key, files.c.deleted_at.is_(None), files.c.origin == "upload"
         )
-        self.mark_posted = (
-            update(turns).where(turns.c.id == bindparam("p_turn", type_=String())).values(posted_output=True)
+        # The writes of a running turn are fenced (see fencing.py): each returns the turn's id only when
+        # the turn still belongs to `p_owner`.
+        self.mark_posted = update(turns).where(owns_turn()).values(posted_output=True).returning(turns.c.id)
+        # A history save changes no turn column: this takes the turn's row (so a takeover waits for the
+        # save, or the save sees the takeover) and says whether the turn is still ours.
+        self.fence_save = (
+            update(turns)
+            .where(owns_turn())
+            .values(stop_reason=bindparam("p_stop", type_=String()))
+            .returning(turns.c.id)
         )
+        self.suspend = update(turns).where(owns_turn()).values(state="suspended").returning(turns.c.id)
         self.drop_turn_messages = delete(messages).where(
             messages.c.turn_id == bindparam("p_turn", type_=String())
         )
@@ -174,12 +216,13 @@ class Statements:
         )
         self.close_turn = (
             update(turns)
-            .where(turns.c.id == bindparam("p_turn", type_=String()))
+            .where(owns_turn())
             .values(
                 state=bindparam("p_state", type_=String()),
                 outcome=bindparam("p_outcome", type_=String()),
                 finished_at=now,
             )
+            .returning(turns.c.id)
         )
         self.close_messages = (
             update(inbox)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
+from tests import postgres
 from tests.emulators.anthropic import AnthropicEmulator
 from tests.emulators.slack import SlackEmulator
 from tests.harness import BotProcess, bot_env
@@ -75,3 +78,28 @@ async def start_bot(
         for line in bot.lines:
             for pattern in SECRET_PATTERNS:
                 assert not pattern.search(line), f"{bot.name} logged a secret: {line}"
+
+
+@pytest.fixture
+async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
+    await postgres.require()
+    name = await postgres.create_database()
+    url = postgres.url_for(name)
+    try:
+        # The operator's step for a shared database: `python -m bot migrate`.
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "migrate",
+            cwd=tmp_path,
+            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await proc.communicate()
+        assert proc.returncode == 0, out.decode()
+        assert b"latest" in out
+        yield url
+    finally:
+        await postgres.drop_database(name)

@@ -8,7 +8,6 @@ import json
 import re
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -38,31 +37,6 @@ def echo_tokens(request: ModelRequest) -> list[Step]:
     tokens = TOKEN.findall(request.last_user_text)
     pause = 2.0 if any(t.endswith(f"m{KILL_ROUND}") for t in tokens) else 0.4
     return [Delay(pause), Say("Answered: " + " ".join(tokens))]
-
-
-@pytest.fixture
-async def pg_url(tmp_path: Path) -> AsyncIterator[str]:
-    await postgres.require()
-    name = await postgres.create_database()
-    url = postgres.url_for(name)
-    try:
-        # The operator's step for a shared database: `python -m bot migrate`.
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "migrate",
-            cwd=tmp_path,
-            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        out, _ = await proc.communicate()
-        assert proc.returncode == 0, out.decode()
-        assert b"latest" in out
-        yield url
-    finally:
-        await postgres.drop_database(name)
 
 
 async def converse(slack: SlackEmulator, kill: BotProcess, claude: AnthropicEmulator) -> dict[int, str]:

@@ -144,3 +144,24 @@ async def test_no_retry_header_stops_retries(slack: SlackEmulator, flaky: tuple[
     await slack.post_message(slack.ana, slack.dm_channel(slack.ana), "once")
     await slack.wait_for(lambda: slack.envelopes and slack.envelopes[0].http_status == 500)
     assert len(endpoint.seen) == 1 and len(slack.envelopes) == 1
+
+
+async def test_a_failed_slash_command_is_never_sent_again(
+    slack: SlackEmulator, flaky: tuple[FlakyEndpoint, str]
+) -> None:
+    # Only Events API deliveries are retried (api.slack.com/apis/events-api#retries); a command that
+    # fails is shown to the person as an error, and Slack does not send it again.
+    endpoint, url = flaky
+    endpoint.script = ["500", "500"]
+    slack.http_retry_delays = (0.0, 0.0, 0.0)
+    slack.slash_ack_timeout_s = 0.5
+    slack.deliver_http(url)
+    with pytest.raises(TimeoutError, match="not acknowledged"):
+        await slack.run_slash_command(slack.ana, slack.general, "/claude", "x")
+    await slack.post_message(slack.ana, slack.dm_channel(slack.ana), "an event, failed once then retried")
+    await slack.wait_for(lambda: any(e.acked for e in slack.envelopes), timeout=5)
+    assert [(e.type, e.retry_attempt, e.http_status) for e in slack.envelopes] == [
+        ("slash_commands", 0, 500),
+        ("events_api", 0, 500),
+        ("events_api", 1, 200),
+    ]

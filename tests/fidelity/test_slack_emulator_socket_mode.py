@@ -122,6 +122,23 @@ async def test_unacked_slash_command_times_out(slack: SlackEmulator) -> None:
             await slack.run_slash_command(slack.ana, slack.general, "/unknown", "x")
 
 
+async def test_an_unacked_slash_command_is_never_sent_again(slack: SlackEmulator) -> None:
+    # Slack redelivers only Events API envelopes (retry_attempt, retry_reason: slack-platform.md §10.2);
+    # a command it could not deliver is an error shown to the person, never a second delivery.
+    slack.ack_timeout_s = slack.slash_ack_timeout_s = 0.2
+    bot = Recorder(slack)  # no listener for `/unknown` nor `emoji_changed`: neither is acknowledged
+    async with socket_mode(slack, bot.app):
+        with pytest.raises(TimeoutError, match="not acknowledged"):
+            await slack.run_slash_command(slack.ana, slack.general, "/unknown", "x")
+        await slack.send_event(
+            {"type": "emoji_changed", "subtype": "add", "name": "x", "event_ts": "1.000001"}
+        )
+        # The event sent after the command is redelivered once its ack is overdue ...
+        await slack.wait_for(lambda: any(e.retry_attempt for e in slack.envelopes), timeout=3)
+    # ... and the command, overdue for longer, was not.
+    assert [e.retry_attempt for e in slack.envelopes if e.type == "slash_commands"] == [0]
+
+
 async def test_button_press_and_respond(slack: SlackEmulator) -> None:
     bot = Recorder(slack)
     root = await slack.post_message(slack.ana, slack.general, "go", mention_bot=True)

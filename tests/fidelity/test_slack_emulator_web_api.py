@@ -325,6 +325,21 @@ async def test_conversations_replies_paginates(slack: SlackEmulator) -> None:
     assert hidden.response["error"] == "channel_not_found"
 
 
+async def test_message_metadata_is_listed_only_when_asked_for(slack: SlackEmulator) -> None:
+    client = web_client(slack)
+    meta = {"event_type": "claude_question", "event_payload": {"trigger_id": "13345224609.1"}}
+    posted = await client.chat_postMessage(channel=slack.general, text="asked", metadata=meta)
+    assert posted["message"]["metadata"] == meta
+    plain = await client.conversations_history(channel=slack.general)
+    assert "metadata" not in plain["messages"][0]  # include_all_metadata defaults to false
+    listed = await client.conversations_history(channel=slack.general, include_all_metadata=True)
+    assert listed["messages"][0]["metadata"] == meta
+    thread = await client.conversations_replies(
+        channel=slack.general, ts=posted["ts"], include_all_metadata=True
+    )
+    assert thread["messages"][0]["metadata"] == meta
+
+
 async def test_info_methods(slack: SlackEmulator) -> None:
     client = web_client(slack)
     user = (await client.users_info(user=slack.ana))["user"]

@@ -42,3 +42,21 @@ async def test_queued_writes_run_by_priority_then_arrival(tmp_path: Path) -> Non
         assert ran == ["inbox 1", "inbox 2", "save a", "save b", "finish a", "heartbeat"]
     finally:
         await db.close()
+
+
+async def test_inbox_writes_commit_durably_and_the_rest_do_not(tmp_path: Path) -> None:
+    """A stored message is acknowledged to Slack, which never sends it again: on SQLite its commit must
+    survive a power loss (synchronous=FULL); a turn's writes keep the cheaper NORMAL."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path}/bot.db")
+
+    def level(conn: Connection) -> int:
+        return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+
+    try:
+        full, normal = 2, 1  # sqlite.org/pragma.html#pragma_synchronous
+        assert await db.write(level, priority=INBOX) == full
+        assert await db.write(level, priority=ANSWER) == normal
+        assert await db.write(level, priority=INBOX) == full  # the same pooled connection, switched back
+        assert await db.write(level) == normal
+    finally:
+        await db.close()

@@ -184,6 +184,7 @@ async def test_turn_start_brings_history_files_and_context_flag(store: Store) ->
         [user, assistant],
         container_id="container_1",
         container_expires_at="2026-11-22T00:00:00Z",
+        owner="a",
     )
     f = StoredFile("upload", "F1", "F1", "file_1", "a.csv", "text/csv", 3, "abc", time.time())
     await store.record_file(KEY, f)
@@ -205,7 +206,11 @@ async def test_expired_lease_is_taken_over_and_unanswered_turn_is_rerun(database
         dead = await claim(store, "dead-replica")
         assert dead.turn_id is not None
         await store.save_turn(
-            KEY, 0, dead.turn_id, [{"role": "user", "content": [{"type": "text", "text": "question"}]}]
+            KEY,
+            0,
+            dead.turn_id,
+            [{"role": "user", "content": [{"type": "text", "text": "question"}]}],
+            owner="dead-replica",
         )
         assert await store.start_turn(KEY, "survivor") is None
         deadline = time.time() + 5
@@ -255,7 +260,7 @@ async def test_an_interrupted_turn_that_may_have_posted_is_resolved_by_the_calle
         await store.enqueue(msg("100.000003", "question"))
         dead = await claim(store, "dead")
         assert dead.turn_id is not None
-        await store.mark_posted(dead.turn_id)
+        await store.mark_posted(dead.turn_id, "dead")
         await store.enqueue(msg("100.000004", "follow-up"))
         deadline = time.time() + 5
         while True:
@@ -278,7 +283,7 @@ async def test_an_interrupted_turn_whose_output_never_appeared_runs_again(store:
     await store.enqueue(msg("100.000001", "question"))
     dead = await claim(store, "dead")
     assert dead.turn_id is not None
-    await store.mark_posted(dead.turn_id)
+    await store.mark_posted(dead.turn_id, "dead")
     await store.release_all("dead")
     resumed = await store.start_turn(KEY, "survivor")
     assert resumed is not None and resumed.unsure
@@ -316,6 +321,7 @@ async def test_reset_starts_a_new_generation(store: Store) -> None:
         start.turn_id,
         [{"role": "user", "content": [{"type": "text", "text": "x"}]}],
         container_id="c1",
+        owner="a",
     )
     await store.record_file(
         KEY, StoredFile("upload", "F1", "F1", "file_1", "a.csv", "text/csv", 3, "abc", time.time())
@@ -349,7 +355,7 @@ async def test_prune_keeps_what_live_leases_need(store: Store) -> None:
     await finish(store, await claim(store, "a", OTHER), "a")  # released
     held = await claim(store, "a", KEY)
     assert held.turn_id is not None
-    await store.save_turn(KEY, 0, held.turn_id, [])
+    await store.save_turn(KEY, 0, held.turn_id, [], owner="a")
     assert await store.mark_event_processed("Ev9")
     assert not await store.mark_event_processed("Ev9")
     removed = await store.prune(time.time() + 1)
@@ -380,7 +386,9 @@ async def test_a_small_batch_claims_its_threads_turns_in_the_enqueue(store: Stor
     nxt = await claim(store, "a")
     assert [i.text for i in nxt.items] == ["meanwhile"]
     assert nxt.turn_id is not None
-    await store.save_turn(KEY, 0, nxt.turn_id, [{"role": "user", "content": [{"type": "text", "text": "q"}]}])
+    await store.save_turn(
+        KEY, 0, nxt.turn_id, [{"role": "user", "content": [{"type": "text", "text": "q"}]}], owner="a"
+    )
     await finish(store, nxt, "a")
     # An idle thread that exists is claimed with its history.
     later = await store.enqueue(msg("100.000003", "again"), claim_for="a")

@@ -14,8 +14,9 @@ from typing import Any, cast
 
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
+from bot.engine.control import TurnControl
 from bot.engine.engine import Engine
-from bot.engine.turn import TurnControl, TurnRunner
+from bot.engine.turn import TurnRunner
 from bot.model import Inbound, InboundKind, ThreadKey, TurnOutcome, Usage
 from bot.slack.surface import SlackSurface
 from bot.store import Enqueued, Store, TurnStart, open_store

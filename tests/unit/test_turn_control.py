@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.engine.turn import TurnControl
+from bot.engine.control import TurnControl
 
 
 async def test_a_stop_cancels_the_turn_once() -> None:

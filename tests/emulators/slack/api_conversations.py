@@ -59,6 +59,15 @@ def _readable_channel(core: Core, call: ApiCall) -> Channel:
     return channel
 
 
+def _listed(core: Core, call: ApiCall, message: Message) -> JSON:
+    """A message as a history method lists it: its message metadata only with `include_all_metadata`
+    (docs.slack.dev/reference/methods/conversations.history, `include_all_metadata`, default false)."""
+    out = message_json(core, message)
+    if not call.params.flag("include_all_metadata"):
+        out.pop("metadata", None)
+    return out
+
+
 def _page(core: Core, call: ApiCall, messages: list[Message], default_limit: int) -> JSON:
     limit = max(1, min(1000, call.params.number("limit", default_limit)))
     cursor = call.params.text("cursor")
@@ -68,7 +77,7 @@ def _page(core: Core, call: ApiCall, messages: list[Message], default_limit: int
     page, rest = messages[:limit], messages[limit:]
     return {
         "ok": True,
-        "messages": [message_json(core, m) for m in page],
+        "messages": [_listed(core, call, m) for m in page],
         "has_more": bool(rest),
         "response_metadata": {"next_cursor": _cursor(rest[0].ts) if rest else ""},
     }
@@ -101,7 +110,7 @@ async def history(core: Core, call: ApiCall) -> JSON:
     page, rest = messages[:limit], messages[limit:]
     return {
         "ok": True,
-        "messages": [message_json(core, m) for m in page],
+        "messages": [_listed(core, call, m) for m in page],
         "has_more": bool(rest),
         "pin_count": 0,
         "response_metadata": {"next_cursor": _cursor(rest[0].ts) if rest else ""},

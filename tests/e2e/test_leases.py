@@ -1,0 +1,55 @@
+"""A replica cut off from the database longer than its lease stops its turn once another took the thread."""
+
+from __future__ import annotations
+
+import time
+
+from bot.model import ThreadKey
+from bot.store import open_store
+from bot.store.schema import threads
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import bot_messages, bot_text, wait_for_text
+from tests.emulators.anthropic import AnthropicEmulator, Delay, Say, Script
+from tests.emulators.slack import SlackEmulator
+
+
+async def test_a_replica_whose_thread_was_taken_over_stops_streaming_and_posts_nothing_more(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = Script([[Say("Part one."), Delay(4), Say("Part two.")]])
+    bot = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.2")
+    root = await slack.post_message("ana", "general", "a long question", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Part one.")
+
+    # Another replica takes the thread over, as one would after this replica's lease ran out while it
+    # was cut off from the database: the lease is expired and taken by the product's own store.
+    key = ThreadKey(slack.team_id, slack.general, root)
+    other = await open_store(pg_url, lease_seconds=60)  # it holds the thread for the rest of the test
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            await other.db.write(
+                lambda conn: conn.execute(
+                    threads.update().where(threads.c.key == str(key)).values(lease_expires=0)
+                )
+            )
+            taken = await other.start_turn(key, "another-replica")
+            if taken is not None:
+                break
+            assert time.monotonic() < deadline
+        assert taken.unsure  # it will ask Slack what the old turn showed, and close it
+
+        # The old owner's heartbeat finds the lease gone: it hangs up on Claude and writes no more.
+        request = claude.requests[-1]
+        await slack.wait_for(lambda: request.done_at is not None, timeout=10, what="the request ended")
+        assert request.response is None  # the bot stopped reading before "Part two." was generated
+        await bot.wait_for_line(r"stopping turn \w+ in .*: another replica took its thread over")
+        await bot.wait_for_line(r"lost its thread to another replica")
+        text = bot_text(slack, "general", root)
+        assert "Part one." in text and "Part two." not in text
+        assert "went wrong" not in text and "restarting" not in text
+        # Nothing closed the stream: that is the new owner's to do, as it knows the turn's fate.
+        assert [m.stream_state for m in bot_messages(slack, "general", root)] == ["streaming"]
+        assert not any("Traceback" in line for line in bot.lines)
+    finally:
+        await other.close()
