@@ -29,24 +29,10 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-SUGGESTED_PROMPTS = [
-    {
-        "title": "Analyse a spreadsheet",
-        "message": "Here's a CSV (attached): what stands out? Chart the main trend.",
-    },
-    {
-        "title": "Run some Python",
-        "message": "Simulate 10,000 rolls of two dice and plot the distribution of sums.",
-    },
-    {"title": "Read a PDF", "message": "Summarise the attached PDF in five bullet points."},
-    {
-        "title": "Clean up data",
-        "message": "Clean the attached file (dates, duplicates) and give me back an .xlsx.",
-    },
-]
-
 # Every event type listened to here must be subscribed in manifest.yaml (a test checks both ways).
-EVENT_TYPES = ("app_mention", "message", "app_home_opened", "agent_session_stopped")
+# The Messages tab's suggested prompts are the manifest's (features.agent_view.suggested_prompts):
+# Slack shows them itself, so they have one source and no call on every open of the tab.
+EVENT_TYPES = ("app_mention", "message", "agent_session_stopped")
 # `/claude status` answers in its ack, due within 3 s (slack-platform.md §7): the store gets 2 s of it.
 STATUS_SECONDS = 2.0
 NOT_TAKEN = "Something went wrong on my side and I couldn't take that question; please ask it again."
@@ -114,13 +100,6 @@ def register_listeners(
 
     app.event("app_mention", middleware=[persist])(noop)
     app.event("message", middleware=[persist])(noop)
-
-    @app.event("app_home_opened")
-    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("tab") != "messages" or not event.get("channel"):
-            return
-        # The Messages tab of an agent_view app: prompts without a thread (slack-platform.md §8.2).
-        await _suggest(client, channel_id=str(event["channel"]))
 
     @app.event("agent_session_stopped")
     async def session_stopped(body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -219,13 +198,6 @@ def register_listeners(
             await respond(
                 text="There is nothing left to retry here.", response_type="ephemeral", replace_original=False
             )
-
-
-async def _suggest(client: AsyncWebClient, *, channel_id: str) -> None:
-    try:
-        await client.assistant_threads_setSuggestedPrompts(channel_id=channel_id, prompts=SUGGESTED_PROMPTS)
-    except SlackApiError as exc:
-        log.info("assistant.threads.setSuggestedPrompts failed: %s", error_code(exc))
 
 
 def _quote(text: str) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import StepFinished, StepStarted, StepStatus
+from bot.slack.safe_text import neutralize_mentions
 
 # Room under Slack's 12,000 so a closing fence and a continuation marker always fit.
 MESSAGE_CHARS = 11_000
@@ -143,11 +144,13 @@ LANGUAGES = {"bash": "bash", "python": "python", "edit": "", "tool": "json"}
 
 
 def task_started(step: StepStarted) -> dict[str, Any]:
-    code = _clip(step.code, DETAILS_CHARS)
+    """A code step's card as it starts. Everything on a card comes from the model or the code it ran,
+    so mentions are neutralised like the answer's (safe_text)."""
+    code = neutralize_mentions(_clip(step.code, DETAILS_CHARS))
     return {
         "type": "task_update",
         "id": step.step_id,
-        "title": step.title,
+        "title": neutralize_mentions(step.title),
         "status": StepStatus.RUNNING.value,
         "details": f"```{LANGUAGES.get(step.kind, '')}\n{code}\n```" if code else "",
     }
@@ -175,9 +178,9 @@ def task_finished(step: StepFinished, title: str, output: str) -> dict[str, Any]
     return {
         "type": "task_update",
         "id": step.step_id,
-        "title": title,
+        "title": neutralize_mentions(title),
         "status": step.status.value,
-        "output": output,
+        "output": neutralize_mentions(output),
     }
 
 
@@ -199,9 +202,11 @@ def full_output(step: StepFinished, title: str) -> str:
 def task_line(title: str, status: StepStatus, output: str | None = None) -> str:
     """A task card as Markdown, for the fallback when streaming is not available."""
     icon = {StepStatus.RUNNING: "⏳", StepStatus.DONE: "✅", StepStatus.FAILED: "❌"}[status]
-    line = f"{icon} *{title}*"
+    # `**`: in a `markdown` block a single `*` is italic, not bold
+    # (docs.slack.dev/reference/block-kit/blocks/markdown-block).
+    line = f"{icon} **{neutralize_mentions(title)}**"
     if status is StepStatus.FAILED and output:
-        line += "\n" + output
+        line += "\n" + neutralize_mentions(output)
     return line + "\n"
 
 

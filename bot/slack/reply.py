@@ -34,6 +34,7 @@ from bot.model import (
 from bot.slack import render
 from bot.slack.errors import error_code, explain_exception
 from bot.slack.rate_limits import RateBudget
+from bot.slack.safe_text import neutralize_mentions, split_unfinished
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,7 @@ class ThreadReply:
         self._msg = _Message()
         self._answer_chars = 0
         self._break_before_text = False
+        self._held = ""  # the end of the answer so far, if it may be the start of a mention
         self._truncated = False
         self._posted = False
         # Set already when the message was received (SlackSurface.show_working), unless long ago.
@@ -166,8 +168,11 @@ class ThreadReply:
                     # separate paragraphs rather than running the sentences together.
                     text = "\n\n" + text
                 self._break_before_text = False
-                self._add_text(text)
+                # A mention split over two deltas must not pass as two harmless halves (safe_text).
+                ready, self._held = split_unfinished(self._held + text)
+                self._add_text(neutralize_mentions(ready))
                 continue
+            self._release_held()
             self._break_before_text = True
             if isinstance(event, StepStarted):
                 self._cards[event.step_id] = _Card(event.title, StepStatus.RUNNING)
@@ -182,12 +187,19 @@ class ThreadReply:
                     card.output += f"\n(full output in `{name}`)"
                 self._outbox.append(render.task_finished(event, card.title, card.output))
             elif isinstance(event, Notice):
-                self._add_text(render.notice_line(event.text), answer=False)
+                self._add_text(render.notice_line(neutralize_mentions(event.text)), answer=False)
             elif isinstance(event, ResponseRestarted):
                 self._add_text(
                     render.notice_line("The connection to Claude dropped; picking up again."), answer=False
                 )
         self._dirty.set()
+
+    def _release_held(self) -> None:
+        """The tail of the answer held back in case it was the start of a mention: no more text is
+        coming before a step, a notice or the end, so it goes out as it is (made safe)."""
+        if self._held:
+            held, self._held = self._held, ""
+            self._add_text(neutralize_mentions(held))
 
     def _add_text(self, text: str, *, answer: bool = True) -> None:
         if answer:
@@ -492,6 +504,8 @@ class ThreadReply:
                 thread_ts=self.key.thread_ts,
                 text=_plain_fallback(content),
                 blocks=[{"type": "markdown", "text": content or " "}, *(blocks or [])],
+                unfurl_links=False,  # no link previews: see bot.slack.safe_text
+                unfurl_media=False,
             )
         except SlackApiError as exc:
             explain_exception(exc, "chat.postMessage", self.bot_name)
@@ -591,6 +605,7 @@ class ThreadReply:
     async def finish(self, *, closing: str | None, retry: bool) -> None:
         """Flush everything with the closing line (if any) and the controls, then clear the status."""
         blocks = render.after_controls(str(self.key), retry=retry)
+        self._release_held()
         self._closed = True
         self._closing.set()
         self._dirty.set()

@@ -14,7 +14,6 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.appendStream": ("chat:write",),
     "chat.stopStream": ("chat:write",),
     "assistant.threads.setStatus": ("chat:write",),  # chat:write suffices since 2026-03-05 (§5.1)
-    "assistant.threads.setSuggestedPrompts": ("assistant:write",),
     "conversations.replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
     "conversations.info": ("channels:read", "groups:read", "mpim:read"),  # never called for DMs
     "files.info": ("files:read",),
@@ -31,11 +30,13 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
     "message.mpim": ("mpim:history",),
-    "app_home_opened": (),
     "agent_session_stopped": (),
 }
 
 OTHER_SCOPES = {
+    # "Declaring an app as an agent adds the assistant:write scope to it" (docs.slack.dev/ai/agent-sessions):
+    # the manifest's agent_view (the Messages tab and its suggested prompts) comes with it.
+    "assistant:write": "the agent view (Messages tab)",
     "commands": "the slash command",
     "files:read": "downloading attachments (url_private_download)",
 }

@@ -300,6 +300,8 @@ class SlackSurface:
                 thread_ts=key.thread_ts,
                 text=text,
                 blocks=[{"type": "markdown", "text": text}, *(blocks or [])],
+                unfurl_links=False,  # no link previews: see bot.slack.safe_text
+                unfurl_media=False,
             )
         except SlackApiError as exc:
             self._explain(exc, "chat.postMessage")

@@ -112,7 +112,7 @@ async def test_a_step_that_finishes_after_it_was_shown_is_not_repeated(
     await reply.finish(closing=None, retry=False)
     text = bot_text(slack, "general", root)
     assert text.count("Let me compute the statistics") == 1 and text.count("The mean is 4.2.") == 1
-    assert "✅ *Run analysis*" in bot_messages(slack, "general", root)[-1].text
+    assert "✅ **Run analysis**" in bot_messages(slack, "general", root)[-1].text
 
 
 async def test_a_stream_that_fails_inside_a_code_block_goes_on_inside_it(
@@ -177,4 +177,4 @@ async def test_a_step_change_with_an_overflow_and_no_room_to_edit_loses_nothing(
     await reply.finish(closing=None, retry=False)
     messages = bot_messages(slack, "general", root)
     assert_each_once("".join(m.text for m in messages), answer)
-    assert any("✅ *Run analysis*" in m.text for m in messages[1:])
+    assert any("✅ **Run analysis**" in m.text for m in messages[1:])

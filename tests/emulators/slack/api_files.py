@@ -18,6 +18,7 @@ from .files import classify, guess_mimetype
 from .messaging import new_bot_message, publish_bot_message, resolve_thread_ts
 from .models import JSON, Channel, FileRecord, FileShare
 from .payloads import file_json
+from .side_effects import message_effects
 
 if TYPE_CHECKING:
     from .core import Core
@@ -126,6 +127,7 @@ async def complete_upload(core: Core, call: ApiCall) -> JSON:
         for record in records:
             record.shares.append(FileShare(channel.id, message.ts, root_ts, call.principal))
         await publish_bot_message(core, message)
+        message_effects(core, message)
     core.notify()
     return answer
 

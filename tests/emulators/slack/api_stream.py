@@ -16,6 +16,7 @@ from .blocks import validate_blocks
 from .constants import MAX_MARKDOWN_CHARS
 from .messaging import new_bot_message, publish_bot_message, resolve_thread_ts
 from .models import JSON, Message, StreamState, TaskCard
+from .side_effects import stream_effects
 
 if TYPE_CHECKING:
     from .core import Core
@@ -82,6 +83,10 @@ def _apply(stream: StreamState, markdown: str | None, chunks: list[JSON]) -> Non
             stream.blocks.extend(chunk["blocks"])
 
 
+def _with_markdown(markdown: str | None, chunks: list[JSON]) -> list[JSON]:
+    return [{"type": "markdown_text", "text": markdown}, *chunks] if markdown else chunks
+
+
 def _content(call: ApiCall) -> tuple[str | None, list[JSON]]:
     markdown = call.params.text("markdown_text")
     chunks = parse_chunks(call.params.structured("chunks", "invalid_chunks"))
@@ -117,6 +122,7 @@ async def start_stream(core: Core, call: ApiCall) -> JSON:
     message = new_bot_message(core, channel, thread_ts=thread_ts)
     message.stream = stream
     await publish_bot_message(core, message)
+    stream_effects(core, message, _with_markdown(markdown, chunks))
     return {"ok": True, "channel": channel.id, "ts": message.ts}
 
 
@@ -149,6 +155,7 @@ async def append_stream(core: Core, call: ApiCall) -> JSON:
         raise ApiError("no_text")
     assert message.stream is not None
     _apply(message.stream, markdown, chunks)
+    stream_effects(core, message, _with_markdown(markdown, chunks))
     message.stream.appends += 1
     core.notify()
     return {"ok": True, "channel": message.channel, "ts": message.ts}
@@ -166,6 +173,7 @@ async def stop_stream(core: Core, call: ApiCall) -> JSON:
     _apply(stream, markdown, chunks)
     if blocks:
         stream.blocks.extend(blocks)  # rendered at the bottom of the finalized message
+    stream_effects(core, message, _with_markdown(markdown, chunks), blocks or [])
     if isinstance(metadata, dict):
         message.metadata = metadata
     stream.phase = "completed"

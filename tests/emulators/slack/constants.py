@@ -75,7 +75,6 @@ DEFAULT_SUBSCRIPTIONS: Final = frozenset(
         "message.mpim",
         "assistant_thread_started",
         "assistant_thread_context_changed",
-        "app_home_opened",
         "agent_session_stopped",
     }
 )

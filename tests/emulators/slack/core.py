@@ -30,6 +30,7 @@ from .ids import IdFactory
 from .interactivity import Interactions
 from .models import CallRecord, DownloadRecord, Envelope, Token
 from .rate_limits import RateLimiter
+from .side_effects import SpecialMention, Unfurl
 from .socket_mode import SocketModeHub
 from .state import ChangeNotifier, Workspace
 
@@ -79,6 +80,8 @@ class Core:
         # Byte counts after which the next file downloads break off (see serve_cut_short).
         self.cut_downloads: deque[int] = deque()
         self.rate_limited_calls = 0
+        self.unfurls: list[Unfurl] = []
+        self.special_mentions: list[SpecialMention] = []
         self.base_url = "http://127.0.0.1:0/"
         self.alt_file_base = ""
         self.foreign_file_base = ""

@@ -135,6 +135,9 @@ class Message:
     ephemeral_to: str | None = None
     broadcast: bool = False
     derived_blocks: list[JSON] | None = None  # rich_text Slack builds from `text` (stable block ids)
+    # Link previews chosen when posted (chat.postMessage `unfurl_links` / `unfurl_media`, side_effects.py)
+    unfurl_links: bool = True
+    unfurl_media: bool = True
 
     @property
     def is_reply(self) -> bool:

@@ -43,6 +43,7 @@ from .models import (
 )
 from .payloads import message_json
 from .person import FileSpec, People
+from .side_effects import SpecialMention, Unfurl
 from .view import ViewMessage, channel_view, thread_view
 from .web_api import WebApi
 
@@ -465,6 +466,16 @@ class SlackEmulator:
     @property
     def file_downloads(self) -> list[DownloadRecord]:
         return self._core.downloads
+
+    @property
+    def unfurls(self) -> list[Unfurl]:
+        """Every link Slack's crawler would have fetched to preview it (side_effects.py)."""
+        return self._core.unfurls
+
+    @property
+    def special_mentions(self) -> list[SpecialMention]:
+        """Every `@here` / `@channel` / `@everyone` / user-group mention posted (side_effects.py)."""
+        return self._core.special_mentions
 
     @property
     def responses(self) -> list[ResponseUrlPost]:

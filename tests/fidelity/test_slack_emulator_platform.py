@@ -1,0 +1,51 @@
+"""The Slack emulator where real Slack surprised the project (issue 12), through the real slack_sdk:
+link previews, special mentions, stream size and lifetime, file names, the twin events of a mention,
+Slack Connect recipients, and when Slack shows its own stop button."""
+
+from __future__ import annotations
+
+import pytest
+from slack_sdk.errors import SlackApiError
+
+from tests.emulators.slack import SlackEmulator
+from tests.emulators.slack.testing import web_client
+
+
+async def _error(call: object) -> str:
+    with pytest.raises(SlackApiError) as caught:
+        await call  # type: ignore[misc]
+    return str(caught.value.response["error"])
+
+
+# ------------------------------------------------------------ link previews and special mentions
+async def test_links_in_an_apps_post_are_previewed_unless_it_says_not_to(slack: SlackEmulator) -> None:
+    client = web_client(slack)
+    link = "https://example.com/report?id=7"
+    first = await client.chat_postMessage(channel=slack.general, text=f"see <{link}>")
+    blocks = [{"type": "markdown", "text": "chart: https://example.com/c.png"}]
+    quiet = await client.chat_postMessage(
+        channel=slack.general, text="x", blocks=blocks, unfurl_links=False, unfurl_media=False
+    )
+    assert [(u.ts, u.url, u.media) for u in slack.unfurls] == [(first["ts"], link, False)]
+    # An edit cannot choose (chat.update has no unfurl arguments): it keeps the post's choice.
+    await client.chat_update(channel=slack.general, ts=quiet["ts"], text=f"now {link}")
+    assert len(slack.unfurls) == 1
+    await client.chat_update(channel=slack.general, ts=first["ts"], text="https://example.com/new")
+    assert slack.unfurls[-1].url == "https://example.com/new"
+
+
+async def test_special_mentions_are_recorded_wherever_they_are_posted(slack: SlackEmulator) -> None:
+    client = web_client(slack)
+    root = await slack.post_message(slack.ana, slack.general, "go", mention_bot=True)
+    await client.chat_postMessage(channel=slack.general, text="hey <!here>")
+    await client.chat_postMessage(channel=slack.general, text="plain @channel is inert in text")
+    await client.chat_postMessage(channel=slack.general, markdown_text="but @channel in Markdown counts")
+    started = await client.chat_startStream(
+        channel=slack.general,
+        thread_ts=root,
+        recipient_user_id=slack.ana,
+        recipient_team_id=slack.team_id,
+        chunks=[{"type": "task_update", "id": "t", "title": "ping <!everyone>", "status": "in_progress"}],
+    )
+    await client.chat_stopStream(channel=slack.general, ts=started["ts"], markdown_text="<!subteam^S1|@ops>")
+    assert [m.kind for m in slack.special_mentions] == ["here", "channel", "everyone", "subteam"]
