@@ -443,7 +443,9 @@ class TurnRunner:
                 try:
                     info = await self.claude.file_info(file_id)
                     name = safe_name(info.filename, [f.filename for f in local])
-                    path = tmp / f"{len(local)}-{name}"
+                    # Not named after the file: a long name in emoji is over the 255 bytes a file
+                    # system takes for a name (the Slack side cuts the name it shows, files_out).
+                    path = tmp / str(len(local))
                     size = await self.claude.download_file(
                         file_id, path, max_bytes=self.settings.max_file_bytes
                     )
@@ -462,13 +464,11 @@ class TurnRunner:
             if reply.answer_too_long:
                 extra.append(("answer.md", "".join(reply.full_text)))
             for name, text in extra:
-                path = tmp / name
+                path = tmp / str(len(local))
                 size = await asyncio.to_thread(path.write_text, text, "utf-8")
                 local.append(LocalFile(path, name, name, len(text.encode("utf-8"))))
             if local:
-                problem = await self.slack.upload_files(key, local)
-                if problem:
-                    problems.append(problem)
+                problems += await self.slack.upload_files(key, local)
         finally:
             await asyncio.to_thread(shutil.rmtree, tmp, True)
         return problems

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey
+from bot.slack.safe_text import display_name
 
 USER_MESSAGE_SUBTYPES = {None, "file_share", "thread_broadcast"}
 
@@ -44,7 +45,8 @@ def files_of(event: dict[str, Any]) -> tuple[InboundFile, ...]:
         out.append(
             InboundFile(
                 slack_file_id=str(f["id"]),
-                name=str(f.get("name") or f.get("title") or f["id"]),
+                # Shown to people in lines about the file, and the sandbox name is made from it.
+                name=display_name(str(f.get("name") or f.get("title") or f["id"])),
                 mimetype=str(f.get("mimetype") or ""),
                 size=int(f.get("size") or 0),
                 url=str(f.get("url_private_download") or f.get("url_private") or ""),

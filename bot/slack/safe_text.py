@@ -16,7 +16,7 @@ Slack it loses what would act on people rather than inform them:
   full-width at sign instead. Whether a `markdown` block also turns a bare `@here` into a mention is
   not documented, so the bare forms are neutralised too.
 - File names shown to people lose bidirectional controls and zero-width characters, which can make
-  `invoice‮fdp.exe` read as `invoiceexe.pdf` (Unicode TR#36 §2.2 "Bidirectional Text Spoofing"), and
+  `invoice[U+202E]fdp.exe` read as `invoiceexe.pdf` (Unicode TR#36 §2.2 "Bidirectional Text Spoofing"), and
   are cut to 255 UTF-8 bytes, the longest name Slack's upload takes (see the Slack emulator README).
 """
 

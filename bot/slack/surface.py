@@ -274,18 +274,20 @@ class SlackSurface:
 
     async def upload_files(
         self, key: ThreadKey, files: list[LocalFile], *, comment: str | None = None
-    ) -> str | None:
-        """Post files into the thread. Returns a line for the person when it fails, else None."""
+    ) -> list[str]:
+        """Post files into the thread. Returns lines for the person about what could not be posted."""
         try:
-            await upload_to_thread(
+            done = await upload_to_thread(
                 self.client, self.session, self.budget, key, files, initial_comment=comment
             )
         except SlackApiError as exc:
-            return self._explain(exc, "files.completeUploadExternal").user
+            return [self._explain(exc, "files.completeUploadExternal").user]
         except (UploadFailed, aiohttp.ClientError) as exc:
             log.error("file upload to Slack failed: %r", exc)
-            return "I couldn't upload the files to Slack (the upload failed); they are still in the sandbox."
-        return None
+            return [
+                "I couldn't upload the files to Slack (the upload failed); they are still in the sandbox."
+            ]
+        return [f"`{name}` is empty (0 bytes), so I didn't attach it." for name in done.empty]
 
     # --- small posts ------------------------------------------------------------------------------
 

@@ -221,3 +221,31 @@ async def test_a_200_mb_attachment_streams_through(
         f"200 MB attachment: bot RSS before {before / 1024:.1f} MB, peak {peak / 1024:.1f} MB, growth {growth_mb:.1f} MB"
     )
     assert growth_mb < 64
+
+
+OUTPUTS = """
+import os
+out = os.environ["OUTPUT_DIR"]
+open(os.path.join(out, "empty.csv"), "w").close()
+open(os.path.join(out, "\\U0001F4CA" * 63 + ".md"), "w").write("emoji name\\n")
+open(os.path.join(out, "invoice\\u202efdp.exe"), "w").write("not what it seems\\n")
+open(os.path.join(out, "table.csv"), "w").write("a,b\\n1,2\\n")
+"""
+
+
+async def test_output_files_with_awkward_names_or_no_bytes(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """An empty file, a name of 63 emoji (255 bytes, the most a file system takes) and one hiding a
+    right-to-left override: the others are still posted, under names Slack takes and people can
+    trust, and the empty one is named."""
+    claude.model = Script([[Python(OUTPUTS), Say("Here are the files.")]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "make some files", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    posted = {f.name: f.data for m in bot_messages(slack, "general", root) for f in m.files}
+    emoji = next(name for name in posted if name.startswith("\U0001f4ca"))
+    assert len(emoji.encode()) <= 255 and emoji.endswith(".md") and posted[emoji] == b"emoji name\n"
+    assert posted["invoicefdp.exe"] == b"not what it seems\n"  # no U+202E: the name reads as it is
+    assert posted["table.csv"] == b"a,b\n1,2\n"
+    assert "empty.csv" not in posted and "`empty.csv` is empty" in text

@@ -49,3 +49,13 @@ async def test_special_mentions_are_recorded_wherever_they_are_posted(slack: Sla
     )
     await client.chat_stopStream(channel=slack.general, ts=started["ts"], markdown_text="<!subteam^S1|@ops>")
     assert [m.kind for m in slack.special_mentions] == ["here", "channel", "everyone", "subteam"]
+
+
+# ------------------------------------------------------------------------------------- file names
+async def test_upload_names_over_255_bytes_and_empty_files_are_refused(slack: SlackEmulator) -> None:
+    client = web_client(slack)
+    emoji = "\U0001f4ca" * 64  # 256 bytes
+    assert await _error(client.files_getUploadURLExternal(filename=emoji, length=3)) == "invalid_arguments"
+    assert await _error(client.files_getUploadURLExternal(filename="e.csv", length=0)) == "missing_argument"
+    ok = await client.files_getUploadURLExternal(filename="\U0001f4ca" * 63 + ".md", length=3)
+    assert ok["ok"]
