@@ -85,6 +85,9 @@ class Inbound:
     event_id: str | None = None
     # First contact in a thread people were already talking in: give Claude the earlier messages.
     wants_thread_context: bool = False
+    # The sender's own Slack team, when it is not the workspace's: a Slack Connect user from another
+    # organisation. What Slack wants as `recipient_team_id` of an answer streamed to them.
+    user_team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

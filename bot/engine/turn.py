@@ -130,6 +130,9 @@ class TurnRunner:
         reply = self.slack.reply(
             key,
             recipient_user_id=asker,
+            # The asker's own organisation: Slack refuses a stream to a Slack Connect user under the
+            # workspace's team (timescale/tiger-agents-for-work#231).
+            recipient_team_id=start.items[-1].user_team or key.team_id,
             on_first_post=first_post,
             on_user_stop=lambda: _stop(control, asker),
             turn_id=turn_id,

@@ -85,6 +85,8 @@ def from_event(
     mentioned = etype == "app_mention" or mention_token(bot_user_id) in text
     is_dm = event.get("channel_type") == "im" or str(channel).startswith("D")
     root = str(thread_ts or ts)
+    # A Slack Connect user's own organisation (`user_team`; `team` too in shared channels, slack-go/slack#695).
+    sender_team = str(event.get("user_team") or event.get("team") or "") or None
     if is_dm:
         kind = InboundKind.DM
     elif mentioned and etype == "message" and event.get("channel_type") != "mpim":
@@ -112,5 +114,6 @@ def from_event(
         event_id=event_id,
         # First mention inside an existing thread: earlier messages become context.
         wants_thread_context=bool(thread_ts) and thread_ts != ts and kind is InboundKind.MENTION,
+        user_team=sender_team if sender_team != team_id else None,
     )
     return Candidate(inbound, needs_conversation=kind is InboundKind.MESSAGE)

@@ -107,6 +107,7 @@ class ThreadReply:
         *,
         recipient_user_id: str,
         update_seconds: float,
+        recipient_team_id: str | None = None,
         on_first_post: Callable[[], Awaitable[None]],
         on_user_stop: Callable[[], None],
         bot_name: str = "the bot",
@@ -118,6 +119,7 @@ class ThreadReply:
         self.key = key
         self.turn_id = turn_id
         self.recipient_user_id = recipient_user_id
+        self.recipient_team_id = recipient_team_id or key.team_id
         self.update_seconds = update_seconds
         self._on_first_post = on_first_post
         self._on_user_stop = on_user_stop
@@ -301,7 +303,7 @@ class ThreadReply:
                 channel=self.key.channel_id,
                 thread_ts=self.key.thread_ts,
                 recipient_user_id=self.recipient_user_id,
-                recipient_team_id=self.key.team_id,
+                recipient_team_id=self.recipient_team_id,
                 chunks=chunks,
             )
         except CallFailed as exc:

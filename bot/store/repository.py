@@ -65,6 +65,7 @@ class InboxItem:
     text: str
     files: tuple[InboundFile, ...]
     wants_context: bool
+    user_team: str | None = None  # the sender's team when it is not the bot's (Slack Connect)
 
 
 @dataclass(frozen=True, slots=True)
@@ -941,6 +942,7 @@ def _inbox_row(inbound: Inbound, now: float, thread_key: str) -> dict[str, Any]:
         "ts": inbound.ts,
         "event_id": inbound.event_id,
         "user_id": inbound.user_id,
+        "user_team": inbound.user_team,
         "kind": inbound.kind.value,
         "text": inbound.text,
         "files": _dumps([f.to_json() for f in inbound.files]) if inbound.files else "[]",
@@ -961,4 +963,5 @@ def _inbox_item(row: Mapping[Any, Any]) -> InboxItem:
         text=row["text"],
         files=tuple(InboundFile.from_json(f) for f in json.loads(row["files"])),
         wants_context=bool(row["wants_context"]),
+        user_team=row["user_team"],
     )

@@ -70,6 +70,8 @@ inbox = Table(
     Column("ts", String(32), nullable=False),
     Column("event_id", String(64)),
     Column("user_id", String(32), nullable=False),
+    # The sender's own team: another organisation's for a Slack Connect user (None: the bot's).
+    Column("user_team", String(32)),
     Column("kind", String(16), nullable=False),
     Column("text", Text, nullable=False),
     Column("files", Text, nullable=False),

@@ -48,6 +48,7 @@ INBOX_COLUMNS = (
     "ts",
     "event_id",
     "user_id",
+    "user_team",
     "kind",
     "text",
     "files",
@@ -56,7 +57,7 @@ INBOX_COLUMNS = (
     "received_at",
     "updated_at",
 )
-# Rows per inbox INSERT: 12 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 32,767.
+# Rows per inbox INSERT: 13 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 32,767.
 ENQUEUE_CHUNK = 500
 
 

@@ -59,3 +59,24 @@ async def test_upload_names_over_255_bytes_and_empty_files_are_refused(slack: Sl
     assert await _error(client.files_getUploadURLExternal(filename="e.csv", length=0)) == "missing_argument"
     ok = await client.files_getUploadURLExternal(filename="\U0001f4ca" * 63 + ".md", length=3)
     assert ok["ok"]
+
+
+# ------------------------------------------------------------------------------------ Slack Connect
+async def test_a_slack_connect_user_is_streamed_to_under_their_own_team(slack: SlackEmulator) -> None:
+    guest = slack.add_user("gus", "Gus from Partner", team_id="T0PARTNER")
+    root = await slack.post_message(guest, slack.general, "hello", mention_bot=True)
+    mention = slack.events("app_mention")[-1].payload["event"]
+    assert (mention["user_team"], mention["source_team"], mention["team"]) == ("T0PARTNER",) * 3
+    client = web_client(slack)
+    under_ours = client.chat_startStream(
+        channel=slack.general,
+        thread_ts=root,
+        recipient_user_id=guest,
+        recipient_team_id=slack.team_id,
+        markdown_text="hi",
+    )
+    assert await _error(under_ours) == "invalid_arguments"
+    started = await client.chat_startStream(
+        channel=slack.general, thread_ts=root, recipient_user_id=guest, recipient_team_id="T0PARTNER"
+    )
+    assert started["ok"]

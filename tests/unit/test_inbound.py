@@ -103,6 +103,24 @@ def test_people_from_another_organisation_write_in_the_same_conversation() -> No
         event, team_id="T0123ABCD", event_id=None, bot_user_id=BOT, only_when_mentioned=False
     )
     assert candidate is not None and candidate.inbound.key.team_id == "T0123ABCD"
+    assert candidate.inbound.user_team == "T0EXTERNAL"  # where an answer streamed to them must go
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"user_team": "T0EXTERNAL", "team": "T0EXTERNAL"}, "T0EXTERNAL"),
+        ({"user_team": "T0EXTERNAL"}, "T0EXTERNAL"),
+        ({"team": "T0123ABCD"}, None),  # the workspace's own people
+        ({}, None),  # file_share events may lack `team` (slack-api-specs#62)
+    ],
+)
+def test_the_senders_team(fields: dict[str, str], expected: str | None) -> None:
+    event = {k: v for k, v in plain_reply().items() if k not in ("team", "user_team")} | fields
+    candidate = from_event(
+        event, team_id="T0123ABCD", event_id=None, bot_user_id=BOT, only_when_mentioned=False
+    )
+    assert candidate is not None and candidate.inbound.user_team == expected
 
 
 def test_a_mention_in_a_group_dm_is_stored_from_its_message_event_too() -> None:

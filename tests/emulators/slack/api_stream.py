@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .api_base import BOT_ONLY, ApiCall, ApiError, MethodSpec, get_channel, require_member, require_writable
 from .blocks import validate_blocks
-from .constants import MAX_MARKDOWN_CHARS
+from .constants import MAX_MARKDOWN_CHARS, TEAM_ID
 from .messaging import new_bot_message, publish_bot_message, resolve_thread_ts
 from .models import JSON, Message, StreamState, TaskCard
 from .side_effects import stream_effects
@@ -110,6 +110,15 @@ async def start_stream(core: Core, call: ApiCall) -> JSON:
             raise ApiError("missing_recipient_team_id")
     if recipient_user is not None and recipient_user not in core.ws.users:
         raise ApiError("user_not_found")
+    # The recipient's own team, not the app's: a stream to a Slack Connect user under the workspace's
+    # team fails (timescale/tiger-agents-for-work#231, "stream to correct team"; the error name is not
+    # published: invalid_arguments, Slack's answer to a bad argument).
+    if (
+        recipient_user is not None
+        and recipient_team is not None
+        and recipient_team != (core.ws.users[recipient_user].team_id or TEAM_ID)
+    ):
+        raise ApiError("invalid_arguments")
     markdown, chunks = _content(call)
     stream = StreamState(
         phase="streaming",

@@ -31,6 +31,8 @@ class User:
     deleted: bool = False
     tz: str = "Europe/London"
     updated: int = field(default_factory=lambda: int(time.time()))
+    # Another organisation's team for a Slack Connect user (None: this workspace's).
+    team_id: str | None = None
 
     @property
     def display_name(self) -> str:

@@ -338,8 +338,12 @@ class SlackEmulator:
         return self._core.settings.subscriptions
 
     # ------------------------------------------------------------- workspace
-    def add_user(self, name: str, real_name: str | None = None, *, is_bot: bool = False) -> str:
-        return self._core.ws.add_user(name, real_name, is_bot=is_bot).id
+    def add_user(
+        self, name: str, real_name: str | None = None, *, is_bot: bool = False, team_id: str | None = None
+    ) -> str:
+        """A new user; with `team_id`, a Slack Connect user from another organisation (their messages
+        carry `team`/`user_team`/`source_team` = that team, and streams to them must name it)."""
+        return self._core.ws.add_user(name, real_name, is_bot=is_bot, team_id=team_id).id
 
     def add_channel(
         self, name: str, private: bool = False, bot_member: bool = True, members: Iterable[str] | None = None

@@ -87,7 +87,13 @@ class Workspace:
 
     # ---------------------------------------------------------------- users
     def add_user(
-        self, name: str, real_name: str | None = None, *, is_bot: bool = False, user_id: str | None = None
+        self,
+        name: str,
+        real_name: str | None = None,
+        *,
+        is_bot: bool = False,
+        user_id: str | None = None,
+        team_id: str | None = None,
     ) -> User:
         if any(u.name == name for u in self.users.values()):
             raise ValueError(f"a user named {name!r} already exists")
@@ -95,7 +101,9 @@ class Workspace:
         self.ids.reserve(uid)
         bot_id = self.ids.slack_id("B") if is_bot else None
         app_id = self.ids.slack_id("A") if is_bot else None
-        user = User(uid, name, real_name or name, is_bot=is_bot, bot_id=bot_id, app_id=app_id)
+        user = User(
+            uid, name, real_name or name, is_bot=is_bot, bot_id=bot_id, app_id=app_id, team_id=team_id
+        )
         self.users[uid] = user
         self.notify()
         return user

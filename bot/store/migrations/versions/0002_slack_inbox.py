@@ -1,0 +1,27 @@
+"""Inbox: the sender's team (Slack Connect), for the team a streamed answer is addressed to.
+
+Revision ID: 0002_slack_inbox
+Revises: 0001
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002_slack_inbox"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("inbox") as batch:
+        # NULL for rows stored before: the bot's own workspace, as before.
+        batch.add_column(sa.Column("user_team", sa.String(32)))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("inbox") as batch:
+        batch.drop_column("user_team")
