@@ -134,7 +134,6 @@ class TurnRunner:
             # workspace's team (timescale/tiger-agents-for-work#231).
             recipient_team_id=start.items[-1].user_team or key.team_id,
             on_first_post=first_post,
-            on_user_stop=lambda: _stop(control, asker),
             turn_id=turn_id,
         )
         await reply.begin()
@@ -538,7 +537,3 @@ def _crashed() -> TurnResult:
     return TurnResult(
         TurnOutcome.FAILED, message="Something went wrong on my side (details are in the bot's log)."
     )
-
-
-def _stop(control: TurnControl, user_id: str) -> None:
-    control.stop(user_id)

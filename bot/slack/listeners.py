@@ -32,7 +32,10 @@ log = logging.getLogger(__name__)
 # Every event type listened to here must be subscribed in manifest.yaml (a test checks both ways).
 # The Messages tab's suggested prompts are the manifest's (features.agent_view.suggested_prompts):
 # Slack shows them itself, so they have one source and no call on every open of the tab.
-EVENT_TYPES = ("app_mention", "message", "agent_session_stopped")
+# No agent_session_stopped: Slack sends it only for sessions made with agents.sessions.setStatus
+# (docs.slack.dev/reference/events/agent_session_stopped), which this bot does not create; its own
+# Stop button stops a turn.
+EVENT_TYPES = ("app_mention", "message")
 # `/claude status` answers in its ack, due within 3 s (slack-platform.md §7): the store gets 2 s of it.
 STATUS_SECONDS = 2.0
 NOT_TAKEN = "Something went wrong on my side and I couldn't take that question; please ask it again."
@@ -100,13 +103,6 @@ def register_listeners(
 
     app.event("app_mention", middleware=[persist])(noop)
     app.event("message", middleware=[persist])(noop)
-
-    @app.event("agent_session_stopped")
-    async def session_stopped(body: dict[str, Any], event: dict[str, Any]) -> None:
-        # Slack's native stop button on an agent session (docs.slack.dev/reference/events/agent_session_stopped).
-        if event.get("channel") and event.get("thread_ts"):
-            key = ThreadKey(identity.team_id, str(event["channel"]), str(event["thread_ts"]))
-            await engine.stop(key, str(event.get("user") or ""))
 
     @app.command(slash_command)
     async def command(

@@ -22,7 +22,8 @@ from bot.slack.files_in import Download, SlackFileFetcher
 from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
 from bot.slack.inbound import clean_text, files_of, from_event, mention_token
 from bot.slack.rate_limits import RateBudget
-from bot.slack.reply import STATUS_TEXT, ThreadReply, set_thread_status
+from bot.slack.reply import STREAM_MAX_SECONDS, ThreadReply
+from bot.slack.status import STATUS_TEXT, set_thread_status
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class SlackSurface:
         bot_name: str,
         update_seconds: float,
         only_when_mentioned: bool = False,
+        stream_max_seconds: float = STREAM_MAX_SECONDS,
     ) -> None:
         self.only_when_mentioned = only_when_mentioned
         self.client = client
@@ -104,6 +106,7 @@ class SlackSurface:
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
         self.update_seconds = update_seconds
+        self.stream_max_seconds = stream_max_seconds
         self._names: Lookups[str] = Lookups(USER_CACHE_SIZE)
         self._channels: Lookups[str] = Lookups(USER_CACHE_SIZE)
         # When show_working set a thread's status (the reply then does not set it again).
@@ -116,7 +119,6 @@ class SlackSurface:
         recipient_user_id: str,
         recipient_team_id: str,
         on_first_post: Callable[[], Awaitable[None]],
-        on_user_stop: Callable[[], None],
         turn_id: str | None = None,
     ) -> ThreadReply:
         shown = self.status_shown.pop(key, None)
@@ -128,7 +130,7 @@ class SlackSurface:
             recipient_team_id=recipient_team_id,
             update_seconds=self.update_seconds,
             on_first_post=on_first_post,
-            on_user_stop=on_user_stop,
+            stream_max_seconds=self.stream_max_seconds,
             bot_name=self.bot_name,
             status_shown_at=shown,
             turn_id=turn_id,

@@ -4,6 +4,8 @@ Slack Connect recipients, and when Slack shows its own stop button."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from slack_sdk.errors import SlackApiError
 
@@ -80,3 +82,58 @@ async def test_a_slack_connect_user_is_streamed_to_under_their_own_team(slack: S
         channel=slack.general, thread_ts=root, recipient_user_id=guest, recipient_team_id="T0PARTNER"
     )
     assert started["ok"]
+
+
+# ------------------------------------------------------------------------------------ streams
+async def _stream(slack: SlackEmulator, chunks: list[dict[str, Any]]) -> tuple[str, str]:
+    """(thread root, stream ts) of a new stream in a new thread."""
+    root = await slack.post_message(slack.ana, slack.general, "go", mention_bot=True)
+    started = await web_client(slack).chat_startStream(
+        channel=slack.general,
+        thread_ts=root,
+        recipient_user_id=slack.ana,
+        recipient_team_id=slack.team_id,
+        chunks=chunks,
+    )
+    return root, str(started["ts"])
+
+
+async def test_a_streamed_message_is_limited_by_everything_it_carries(slack: SlackEmulator) -> None:
+    client = web_client(slack)
+    card = {"type": "task_update", "id": "c", "title": "T", "status": "complete", "details": "d" * 6_000}
+    # Cards alone may be big (no body text yet)...
+    _, ts = await _stream(slack, [card])
+    # ...but once there is text, details count twice: 10 + 1 + 12,000 > 10,600.
+    refused = client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="x" * 10)
+    assert await _error(refused) == "msg_too_long"
+    _, ts = await _stream(slack, [{"type": "markdown_text", "text": "é" * 5_000}])  # 10,000 bytes
+    over = client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="y" * 601)
+    assert await _error(over) == "msg_too_long"
+    assert (await client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="y" * 600))["ok"]
+
+
+async def test_slack_ends_a_stream_on_its_own_appends_or_not(slack: SlackEmulator) -> None:
+    assert slack.stream_expiry_s == 300.0  # about five minutes, as reported
+    slack.stream_expiry_s = 0.3
+    client = web_client(slack)
+    root, ts = await _stream(slack, [{"type": "markdown_text", "text": "a"}])
+    assert (await client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="b"))["ok"]
+    await slack.wait_for(lambda: slack.bot_replies(slack.general, root)[0].stream_state == "expired", 5)
+    late = client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="c")
+    assert await _error(late) == "message_not_in_streaming_state"
+    assert (await client.chat_update(channel=slack.general, ts=ts, text="recovered"))["ok"]
+
+
+# ------------------------------------------------------------------------------- Slack's own stop
+async def test_slacks_stop_button_shows_only_while_an_agent_session_processes(slack: SlackEmulator) -> None:
+    client = web_client(slack)
+    root, ts = await _stream(slack, [{"type": "markdown_text", "text": "working"}])
+    with pytest.raises(LookupError):
+        await slack.press_native_stop("ana", "general", root)  # a plain stream: no stop button
+    session = await client.agents_sessions_setStatus(
+        channel_id=slack.general, thread_ts=root, status="processing"
+    )
+    assert session["warning"] == "missing_agent_session_stopped_event_subscription"
+    assert await slack.press_native_stop("ana", "general", root) == [ts]
+    stopped = client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="x")
+    assert await _error(stopped) == "stopped_by_user"

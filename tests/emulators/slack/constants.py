@@ -75,7 +75,6 @@ DEFAULT_SUBSCRIPTIONS: Final = frozenset(
         "message.mpim",
         "assistant_thread_started",
         "assistant_thread_context_changed",
-        "agent_session_stopped",
     }
 )
 

@@ -45,7 +45,8 @@ class Settings:
     echo_bot_edits: bool = True
     ack_timeout_s: float = 3.0
     slash_ack_timeout_s: float = 3.0
-    stream_expiry_s: float | None = None
+    # Slack ends a stream about 5 minutes after it started (api_stream.py); None: never.
+    stream_expiry_s: float | None = 300.0
     status_expiry_s: float = 120.0
     file_redirect: FileRedirect = None
     http_timeout_s: float = 3.0

@@ -15,8 +15,9 @@ JSON = dict[str, Any]
 
 ChannelKind = Literal["public", "private", "im", "mpim"]
 TokenKind = Literal["bot", "app", "user"]
-# "stopped_by_user": the person pressed Slack's own stop on the stream (agent_session_stopped).
-StreamPhase = Literal["streaming", "completed", "stopped_by_user"]
+# "stopped_by_user": the person pressed Slack's own stop on the stream (agent_session_stopped);
+# "expired": Slack ended it on its own (api_stream.py).
+StreamPhase = Literal["streaming", "completed", "stopped_by_user", "expired"]
 Transport = Literal["socket", "http"]
 
 

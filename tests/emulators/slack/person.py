@@ -151,9 +151,15 @@ class People:
     async def press_native_stop(self, user: str, channel_ref: str, thread_ts: str) -> list[str]:
         """The stop button Slack shows on an agent session: Slack stops the app's streams in the
         thread (later appends and stops fail with `stopped_by_user`) and sends agent_session_stopped.
-        Returns the stopped streams' ts."""
+        Returns the stopped streams' ts. Slack shows that button only while the thread's agent
+        session is `processing` (docs.slack.dev/reference/events/agent_session_stopped): pressing it
+        anywhere else raises LookupError, as there is nothing to press."""
         person = self.core.ws.resolve_user(user)
         channel = self.core.ws.resolve_channel(channel_ref)
+        if self.core.ws.agent_sessions.get((channel.id, thread_ts)) != "processing":
+            raise LookupError(
+                f"no agent session is processing in {channel.id}/{thread_ts}: no stop button shows"
+            )
         stopped = []
         for message in list(channel.messages.values()):
             stream = message.stream

@@ -273,7 +273,7 @@ class SlackEmulator:
 
     @property
     def stream_expiry_s(self) -> float | None:
-        """Streams stop accepting appends this long after start (None = never; reports say ~300)."""
+        """Streams end this long after they started, appends or not (default 300, as reported; None = never)."""
         return self._core.settings.stream_expiry_s
 
     @stream_expiry_s.setter

@@ -60,6 +60,8 @@ class Workspace:
         # (channel, thread_ts or None) -> what assistant.threads.setTitle / setSuggestedPrompts set last
         self.assistant_titles: dict[tuple[str, str | None], str] = {}
         self.suggested_prompts: dict[tuple[str, str | None], JSON] = {}
+        # (channel, thread_ts) -> agent session status (agents.sessions.setStatus, chat.stopStream)
+        self.agent_sessions: dict[tuple[str, str], str] = {}
         self._seed()
 
     # ----------------------------------------------------------------- seed
