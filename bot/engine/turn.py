@@ -11,7 +11,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from bot.model import (
 )
 from bot.slack.files_in import Download, FileRejected, human_size
 from bot.slack.files_out import LocalFile
+from bot.slack.inbound import TWIN_WAIT_SECONDS
 from bot.slack.reply import ThreadReply
 from bot.slack.surface import SlackSurface
 from bot.store import InboxItem, Store, StoredFile, TurnStart
@@ -252,13 +253,19 @@ class TurnRunner:
         if events:
             await reply.handle(events)
 
-        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in start.items]
+        items = start.items
+        if any(i.awaiting_twin for i in items):
+            # Started from an app_mention without files: the message's files may come with its twin.
+            awaited = [(i.id, i.ts, i.files) for i in items if i.awaiting_twin]
+            settled = await self.store.twins.settle(start.turn_id, key.channel_id, awaited, TWIN_WAIT_SECONDS)
+            items = tuple(replace(i, files=settled.get(i.id, i.files)) for i in items)
+        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in items]
         context_text: str | None = None
         extra_files: list[InboundFile] = []
-        if not thread.context_loaded and any(i.wants_context for i in start.items):
-            context_text, extra_files = await self._thread_context(key, start.items)
+        if not thread.context_loaded and any(i.wants_context for i in items):
+            context_text, extra_files = await self._thread_context(key, items)
 
-        incoming = [*extra_files, *(f for i in start.items for f in i.files)]
+        incoming = [*extra_files, *(f for i in items for f in i.files)]
         files = await self._take_files(key, start.files, incoming, reply)
         notes = list(files.notes)
         history = repair_history(list(start.history))

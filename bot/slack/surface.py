@@ -20,7 +20,7 @@ from bot.model import Inbound, InboundFile, ThreadKey
 from bot.slack.errors import Explained, error_code, explain_exception
 from bot.slack.files_in import Download, SlackFileFetcher
 from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
-from bot.slack.inbound import clean_text, files_of, from_event, mention_token
+from bot.slack.inbound import clean_text, files_of, from_event
 from bot.slack.rate_limits import RateBudget
 from bot.slack.reply import STREAM_MAX_SECONDS, ThreadReply
 from bot.slack.status import STATUS_TEXT, set_thread_status
@@ -229,9 +229,9 @@ class SlackSurface:
             ts = str(m.get("ts", ""))
             if not ts or ts in known or float(ts) <= float(after_ts) or ts == key.thread_ts:
                 continue
-            event = dict(m, channel=key.channel_id, thread_ts=m.get("thread_ts") or key.thread_ts)
-            event["type"] = (
-                "app_mention" if mention_token(self.bot_user_id) in str(m.get("text", "")) else "message"
+            # A message from the thread's history carries its files: no twin to wait for.
+            event = dict(
+                m, channel=key.channel_id, thread_ts=m.get("thread_ts") or key.thread_ts, type="message"
             )
             candidate = from_event(
                 event,

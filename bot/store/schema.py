@@ -76,6 +76,9 @@ inbox = Table(
     Column("text", Text, nullable=False),
     Column("files", Text, nullable=False),
     Column("wants_context", Boolean, nullable=False, default=False),
+    # Stored from an app_mention without files whose `message` twin may still bring some: the turn
+    # waits for it (Store.settle_twins) until the twin clears this, or the turn does.
+    Column("awaiting_twin", Boolean, nullable=False, default=False),
     # pending -> claimed (by a turn) -> done | failed
     Column("state", String(16), nullable=False),
     Column("turn_id", String(64)),

@@ -238,3 +238,22 @@ async def test_missing_scope_is_named_in_the_thread(
     text = await wait_finished(slack, "general", root)
     assert "`files:write`" in text
     assert got(claude.requests[0])["stop_reason"] == "end_turn"
+
+
+async def test_a_code_run_longer_than_a_stream_lives_goes_on_in_a_new_stream(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """Slack ends a stream some minutes after it started (3 s here): the answer goes on in a new
+    stream before that (STREAM_MAX_SECONDS), so nothing is left half-streamed."""
+    slack.stream_expiry_s = 3.0
+    claude.model = Script(
+        [[Say("Starting."), Python("import time\ntime.sleep(4)\nprint('ok')"), Say(" Done.")]]
+    )
+    await start_bot(stream_update_seconds="0.2", stream_max_seconds="1.5")
+    root = await slack.post_message("ana", "general", "run it", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    messages = bot_messages(slack, "general", root)
+    assert len(messages) >= 2 and all(m.stream_state == "completed" for m in messages)
+    assert text.count("Starting.") == 1 and text.count("Done.") == 1
+    assert any(card.status == "complete" for m in messages for card in m.tasks.values())
+    assert not [c for c in slack.calls if c.error == "message_not_in_streaming_state"]

@@ -10,6 +10,7 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from tests.emulators.slack import SlackEmulator
+from tests.emulators.slack.events import MentionTwins
 from tests.emulators.slack.testing import web_client
 
 
@@ -137,3 +138,30 @@ async def test_slacks_stop_button_shows_only_while_an_agent_session_processes(sl
     assert await slack.press_native_stop("ana", "general", root) == [ts]
     stopped = client.chat_appendStream(channel=slack.general, ts=ts, markdown_text="x")
     assert await _error(stopped) == "stopped_by_user"
+
+
+# -------------------------------------------------------------------- the twin events of a mention
+@pytest.mark.parametrize(
+    ("twins", "expected"),
+    [
+        ("app_mention_first", [("app_mention", True), ("message", True)]),
+        ("message_first", [("message", True), ("app_mention", True)]),
+        ("sparse_mention_first", [("app_mention", False), ("message", True)]),
+        ("sparse_mention_last", [("message", True), ("app_mention", False)]),
+        ("message_only", [("message", True)]),
+    ],
+)
+async def test_how_the_twins_of_a_mention_with_a_file_arrive(
+    slack: SlackEmulator, twins: MentionTwins, expected: list[tuple[str, bool]]
+) -> None:
+    await slack.post_message(
+        slack.ana,
+        slack.general,
+        "look",
+        mention_bot=True,
+        files=[("a.csv", b"a\n1\n", None)],
+        mention_twins=twins,
+    )
+    events = [e.payload["event"] for e in slack.events()]
+    assert [(e["type"], "files" in e) for e in events] == expected
+    assert len({e["ts"] for e in events}) == 1  # one message, whichever events tell of it

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .blocks import mentions
 from .constants import BOT_USER_ID
+from .events import MentionTwins
 from .files import classify, guess_mimetype
 from .messaging import new_bot_message, publish_bot_message
 from .models import Channel, FileRecord, FileShare, Message
@@ -48,6 +49,7 @@ class People:
         files: Sequence[FileSpec] | None = None,
         connect_stubs: bool = False,
         as_bot: bool = False,
+        mention_twins: MentionTwins = "app_mention_first",
     ) -> str:
         core = self.core
         author = core.ws.resolve_user(user)
@@ -82,7 +84,9 @@ class People:
         core.ws.append(message)
         for file_id in file_ids:
             core.ws.files[file_id].shares.append(FileShare(channel.id, message.ts, root_ts, author.id))
-        await core.events.human_message(message, mentions_bot=BOT_USER_ID in mentions(text))
+        await core.events.human_message(
+            message, mentions_bot=BOT_USER_ID in mentions(text), twins=mention_twins
+        )
         return message.ts
 
     async def _store_file(self, user: str, spec: FileSpec) -> FileRecord:

@@ -30,6 +30,7 @@ from .constants import (
     TEAM_ID,
 )
 from .core import Core, FileRedirect
+from .events import MentionTwins
 from .files import handle_file, handle_presigned, handle_thumb, handle_upload
 from .models import (
     JSON,
@@ -527,8 +528,10 @@ class SlackEmulator:
         files: Sequence[FileSpec] | None = None,
         connect_stubs: bool = False,
         as_bot: bool = False,
+        mention_twins: MentionTwins = "app_mention_first",
     ) -> str:
-        """Post as a person (or another app's bot with `as_bot`); returns the message ts."""
+        """Post as a person (or another app's bot with `as_bot`); returns the message ts.
+        `mention_twins`: how the events of a mention arrive (events.MentionTwins, README "Events")."""
         return await self._people.post_message(
             user,
             channel,
@@ -538,6 +541,7 @@ class SlackEmulator:
             files=files,
             connect_stubs=connect_stubs,
             as_bot=as_bot,
+            mention_twins=mention_twins,
         )
 
     async def edit_message(self, user: str, channel: str, ts: str, text: str) -> None:

@@ -1,4 +1,4 @@
-"""Inbox: the sender's team (Slack Connect), for the team a streamed answer is addressed to.
+"""Inbox: the sender's team (Slack Connect), and whether a mention's twin event is still awaited.
 
 Revision ID: 0002_slack_inbox
 Revises: 0001
@@ -20,8 +20,10 @@ def upgrade() -> None:
     with op.batch_alter_table("inbox") as batch:
         # NULL for rows stored before: the bot's own workspace, as before.
         batch.add_column(sa.Column("user_team", sa.String(32)))
+        batch.add_column(sa.Column("awaiting_twin", sa.Boolean, nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("inbox") as batch:
+        batch.drop_column("awaiting_twin")
         batch.drop_column("user_team")
