@@ -223,6 +223,15 @@ def stream_threads(calls: Sequence[dict[str, Any]]) -> dict[str, str]:
     return {c["response_ts"]: c["thread_ts"] for c in calls if c["method"] == "chat.startStream" and c["ok"]}
 
 
+def stop_buttons(calls: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """Thread -> the ts of its running turn's Stop button (a message of its own), among `calls`."""
+    return {
+        c["thread_ts"]: c["response_ts"]
+        for c in calls
+        if c["method"] == "chat.postMessage" and c["ok"] and c["stop_button"]
+    }
+
+
 # --- scenarios --------------------------------------------------------------------------------------
 
 
@@ -522,11 +531,14 @@ async def stop_latency(runs: int, settings: dict[str, str]) -> dict[str, Any]:
             stream = next(ts for ts, thread in stream_threads(r.slack.calls).items() if thread == root)
             await r.until_running_step(root)
             await asyncio.sleep(0.5)  # the scenario: stopped half a second into the run
+            # The Stop button shows once the answer has been on screen for a moment (reply.py).
+            await r.until(lambda root=root: root in stop_buttons(r.slack.calls), 30)  # type: ignore[misc]
+            button = stop_buttons(r.slack.calls)[root]
             pressed = time.time()
             await r.slack._json(
                 "POST",
                 f"{r.slack.base}_emulator/button",
-                {"user": "ben", "channel": "general", "message_ts": stream, "action_id": "stop_turn"},
+                {"user": "ben", "channel": "general", "message_ts": button, "action_id": "stop_turn"},
             )
 
             def closed(stream: str = stream) -> float | None:

@@ -69,6 +69,7 @@ def routes(slack: SlackEmulator) -> web.RouteTableDef:
                 "thread_ts": c.params.get("thread_ts"),
                 "ts": c.params.get("ts"),
                 "response_ts": c.response.get("ts") if isinstance(c.response, dict) else None,
+                "stop_button": "stop_turn" in str(c.params.get("blocks")),
             }
             for c in slack.calls[first_call:]
         ]

@@ -170,6 +170,7 @@ async def build(settings: Settings) -> BotApp:
             bot_name=identity.name,
             update_seconds=settings.stream_update_seconds,
             only_when_mentioned=settings.only_when_mentioned,
+            stream_max_seconds=settings.stream_max_seconds,
         )
         claude = ClaudeApi(
             api_key=settings.anthropic_api_key,

@@ -155,6 +155,13 @@ class Settings(BaseSettings):
     stream_update_seconds: float = Field(
         default=1.0, ge=0.2, description="Least time between two updates of a live answer in one thread."
     )
+    stream_max_seconds: float = Field(
+        default=240.0,
+        ge=1.0,
+        le=290.0,
+        description="A streamed answer goes on in a new message after this long: Slack stops taking "
+        "appends to a stream about 5 minutes after it started.",
+    )
 
     # --- Files -----------------------------------------------------------------------------------
     max_file_mb: float = Field(

@@ -85,6 +85,12 @@ class Inbound:
     event_id: str | None = None
     # First contact in a thread people were already talking in: give Claude the earlier messages.
     wants_thread_context: bool = False
+    # The sender's own Slack team, when it is not the workspace's: a Slack Connect user from another
+    # organisation. What Slack wants as `recipient_team_id` of an answer streamed to them.
+    user_team: str | None = None
+    # Stored from an event that may lack the message's files (an `app_mention` without any): its
+    # twin event, which carries them when there are some, is still to come (bot/slack/inbound.py).
+    awaits_twin: bool = False
 
 
 @dataclass(frozen=True, slots=True)

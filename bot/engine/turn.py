@@ -11,6 +11,7 @@ import logging
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ from bot.model import (
     Usage,
 )
 from bot.slack.files_out import LocalFile
+from bot.slack.inbound import TWIN_WAIT_SECONDS
 from bot.slack.reply import ThreadReply
 from bot.slack.surface import SlackSurface
 from bot.store import InboxItem, Store, StoredFile, TurnFenced, TurnStart
@@ -110,8 +112,10 @@ class TurnRunner:
         reply = self.slack.reply(
             key,
             recipient_user_id=asker,
+            # The asker's own organisation: Slack refuses a stream to a Slack Connect user under the
+            # workspace's team (timescale/tiger-agents-for-work#231).
+            recipient_team_id=start.items[-1].user_team or key.team_id,
             on_first_post=first_post,
-            on_user_stop=lambda: _stop(control, asker),
             turn_id=turn_id,
         )
         await reply.begin()
@@ -339,12 +343,21 @@ class TurnRunner:
         """The turn's user content: who said what, the thread's earlier messages on first contact, and
         the attached files taken into the sandbox. `again`: the turn runs again from its start after
         a restart, so its own files, taken in already, are attached again."""
-        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in start.items]
+        items = start.items
+        if any(i.awaiting_twin for i in items):
+            # Started from an app_mention without files: the message's files may come with its twin.
+            assert start.turn_id is not None
+            awaited = [(i.id, i.ts, i.files) for i in items if i.awaiting_twin]
+            settled = await self.store.twins.settle(
+                start.turn_id, start.thread.key.channel_id, awaited, TWIN_WAIT_SECONDS
+            )
+            items = tuple(replace(i, files=settled.get(i.id, i.files)) for i in items)
+        said = [Said(await self.slack.user_name(i.user_id), i.user_id, i.text) for i in items]
         context_text: str | None = None
         extra_files: list[InboundFile] = []
-        if not start.thread.context_loaded and any(i.wants_context for i in start.items):
-            context_text, extra_files = await self._thread_context(start.thread.key, start.items)
-        incoming = [*extra_files, *(f for i in start.items for f in i.files)]
+        if not start.thread.context_loaded and any(i.wants_context for i in items):
+            context_text, extra_files = await self._thread_context(start.thread.key, items)
+        incoming = [*extra_files, *(f for i in items for f in i.files)]
         files = await self.files_in.take(
             start.thread.key, start.files, incoming, reply, hooks.deadline, again=again
         )
@@ -398,7 +411,9 @@ class TurnRunner:
                 try:
                     info = await self.claude.file_info(file_id)
                     name = safe_name(info.filename, [f.filename for f in local])
-                    path = tmp / f"{len(local)}-{name}"
+                    # Not named after the file: a long name in emoji is over the 255 bytes a file
+                    # system takes for a name (the Slack side cuts the name it shows, files_out).
+                    path = tmp / str(len(local))
                     size = await self.claude.download_file(
                         file_id, path, max_bytes=self.settings.max_file_bytes
                     )
@@ -417,13 +432,11 @@ class TurnRunner:
             if reply.answer_too_long:
                 extra.append(("answer.md", "".join(reply.full_text)))
             for name, text in extra:
-                path = tmp / name
+                path = tmp / str(len(local))
                 size = await asyncio.to_thread(path.write_text, text, "utf-8")
                 local.append(LocalFile(path, name, name, len(text.encode("utf-8"))))
             if local:
-                problem = await self.slack.upload_files(key, local)
-                if problem:
-                    problems.append(problem)
+                problems += await self.slack.upload_files(key, local)
         finally:
             await asyncio.to_thread(shutil.rmtree, tmp, True)
         return problems
@@ -503,7 +516,3 @@ def _crashed() -> TurnResult:
     return TurnResult(
         TurnOutcome.FAILED, message="Something went wrong on my side (details are in the bot's log)."
     )
-
-
-def _stop(control: TurnControl, user_id: str) -> None:
-    control.stop(user_id)

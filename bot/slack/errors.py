@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 
 log = logging.getLogger(__name__)
@@ -65,3 +66,12 @@ def explain_exception(exc: SlackApiError, method: str, bot_name: str = "the bot"
 def error_code(exc: SlackApiError) -> str:
     data = exc.response.data if isinstance(exc.response.data, dict) else {}
     return str(data.get("error", "unknown"))
+
+
+# What a Web API call raises when it fails: Slack's answer, or the connection (after the SDK's retries).
+CallFailed = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+def failure(exc: BaseException) -> str:
+    """Slack's error code, or what went wrong with the connection."""
+    return error_code(exc) if isinstance(exc, SlackApiError) else repr(exc)

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import InboundFile
 from bot.slack.errors import error_code
+from bot.slack.safe_text import display_name
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class SlackFileFetcher:
         info = resp["file"]
         return InboundFile(
             slack_file_id=info["id"],
-            name=info.get("name") or info.get("title") or info["id"],
+            name=display_name(str(info.get("name") or info.get("title") or info["id"])),
             mimetype=info.get("mimetype", ""),
             size=int(info.get("size", 0)),
             url=info.get("url_private_download") or info.get("url_private", ""),

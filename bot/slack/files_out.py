@@ -4,12 +4,17 @@ This is what `AsyncWebClient.files_upload_v2` does on the wire (slack-platform.m
 `files.getUploadURLExternal` per file, a raw POST of the bytes to the returned URL (no token), then
 one `files.completeUploadExternal` that shares every file of the turn in one message. We make the
 three calls ourselves because `files_upload_v2` reads each file whole into memory, on the event loop.
+
+Two of Slack's rules would otherwise fail every file of a turn for one of them: an empty file cannot
+be uploaded (`length` must be at least 1, `missing_argument`: docs.slack.dev/reference/methods/
+files.getUploadURLExternal), so it is left out and named; and names are cut to 255 UTF-8 bytes
+(a name of emoji is four bytes a character), without the characters that would disguise them.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -17,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import ThreadKey
 from bot.slack.rate_limits import RateBudget
+from bot.slack.safe_text import slack_file_name
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +41,22 @@ class UploadFailed(Exception):
         self.status = status
 
 
+@dataclass
+class Uploaded:
+    file_ids: list[str] = field(default_factory=list)
+    empty: list[str] = field(default_factory=list)  # names of files left out for having no bytes
+
+
+def slack_names(files: list[LocalFile]) -> list[LocalFile]:
+    """The files under names Slack takes and people can trust, unique within the message."""
+    out: list[LocalFile] = []
+    for f in files:
+        name = slack_file_name(f.filename, [o.filename for o in out])
+        title = slack_file_name(f.title) if f.title != f.filename else name
+        out.append(LocalFile(f.path, name, title, f.size))
+    return out
+
+
 async def upload_to_thread(
     client: AsyncWebClient,
     session: aiohttp.ClientSession,
@@ -43,13 +65,17 @@ async def upload_to_thread(
     files: list[LocalFile],
     *,
     initial_comment: str | None = None,
-) -> list[str]:
-    """Upload `files` and share them in one message of the thread. Returns the Slack file ids.
+) -> Uploaded:
+    """Upload `files` and share them in one message of the thread (empty ones are left out).
 
     Raises `SlackApiError` (e.g. not_in_channel, missing_scope) or `UploadFailed`.
     """
+    done = Uploaded()
     ids: list[dict[str, str | None]] = []
-    for f in files:
+    for f in slack_names(files):
+        if f.size == 0:
+            done.empty.append(f.filename)
+            continue
         await budget.take("files.getUploadURLExternal")
         ticket = await client.files_getUploadURLExternal(filename=f.filename, length=f.size)
         with f.path.open("rb") as handle:
@@ -62,6 +88,8 @@ async def upload_to_thread(
                 if resp.status != 200:
                     raise UploadFailed(resp.status)
         ids.append({"id": str(ticket["file_id"]), "title": f.title})
+    if not ids:
+        return done
     await budget.take("files.completeUploadExternal")
     await client.files_completeUploadExternal(
         files=ids,
@@ -69,4 +97,5 @@ async def upload_to_thread(
         thread_ts=key.thread_ts,
         initial_comment=initial_comment,
     )
-    return [str(i["id"]) for i in ids]
+    done.file_ids = [str(i["id"]) for i in ids]
+    return done

@@ -4,6 +4,14 @@ Which messages start or continue a turn (slack-platform.md §2): a mention in a 
 and its `message` twin, subtype `file_share` with files), any reply in a thread the bot already takes
 part in, and direct messages (each top-level DM is its own thread). Edits, deletions, joins and other
 subtypes are ignored; so is every message from a bot (ours or another), so bots never loop.
+
+The twins of a mention are not interchangeable on real Slack: no order is guaranteed
+(openclaw/openclaw#34937), `app_mention` sometimes comes without the `files` its twin carries
+(openclaw/openclaw#62927, #115157; NousResearch/hermes-agent#77141), and for some file shares no
+`app_mention` comes at all (slackapi/bolt-python#925). So both are stored (the store keeps one row per
+message and adds the files of whichever comes second, Store.enqueue), a `message` that mentions the
+bot is a mention in its own right, and a turn started from an `app_mention` without files waits a
+moment for its twin (`TWIN_WAIT_SECONDS`, Store.settle_twins).
 """
 
 from __future__ import annotations
@@ -13,8 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import Inbound, InboundFile, InboundKind, ThreadKey
+from bot.slack.safe_text import display_name
 
 USER_MESSAGE_SUBTYPES = {None, "file_share", "thread_broadcast"}
+# The twin of a mention comes within milliseconds when it comes; a turn waits no longer than this.
+TWIN_WAIT_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -44,7 +55,8 @@ def files_of(event: dict[str, Any]) -> tuple[InboundFile, ...]:
         out.append(
             InboundFile(
                 slack_file_id=str(f["id"]),
-                name=str(f.get("name") or f.get("title") or f["id"]),
+                # Shown to people in lines about the file, and the sandbox name is made from it.
+                name=display_name(str(f.get("name") or f.get("title") or f["id"])),
                 mimetype=str(f.get("mimetype") or ""),
                 size=int(f.get("size") or 0),
                 url=str(f.get("url_private_download") or f.get("url_private") or ""),
@@ -83,15 +95,10 @@ def from_event(
     mentioned = etype == "app_mention" or mention_token(bot_user_id) in text
     is_dm = event.get("channel_type") == "im" or str(channel).startswith("D")
     root = str(thread_ts or ts)
+    # A Slack Connect user's own organisation (`user_team`; `team` too in shared channels, slack-go/slack#695).
+    sender_team = str(event.get("user_team") or event.get("team") or "") or None
     if is_dm:
         kind = InboundKind.DM
-    elif mentioned and etype == "message" and event.get("channel_type") != "mpim":
-        # The `message` twin of a mention: Slack also sends `app_mention` for the same message
-        # (slack-platform.md §0 fact 4), and that one is stored; acknowledging this twin without a
-        # second write halves the work of a burst of mentions. An unacknowledged app_mention is
-        # redelivered, so nothing depends on the twin. In group DMs the app_mention is reported
-        # missing, so there both are stored (the second is a duplicate by channel and ts).
-        return None
     elif mentioned:
         kind = InboundKind.MENTION
     elif thread_ts and not only_when_mentioned:
@@ -110,5 +117,8 @@ def from_event(
         event_id=event_id,
         # First mention inside an existing thread: earlier messages become context.
         wants_thread_context=bool(thread_ts) and thread_ts != ts and kind is InboundKind.MENTION,
+        user_team=sender_team if sender_team != team_id else None,
+        # Its `message` twin (we subscribe to message.* wherever app_mention comes) may bring files.
+        awaits_twin=etype == "app_mention" and not event.get("files"),
     )
     return Candidate(inbound, needs_conversation=kind is InboundKind.MESSAGE)

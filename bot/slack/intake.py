@@ -45,8 +45,8 @@ class Intake:
             only_when_mentioned=self.only_when_mentioned,
         )
         # Only what must be stored before its acknowledgement makes a burst: the echoes of the bot's
-        # own posts and the twins of mentions are acknowledged at once, and counting them made a
-        # steady 100 conversations look like a burst, holding back every turn's start.
+        # own posts are acknowledged at once, and counting them made a steady 100 conversations look
+        # like a burst, holding back every turn's start.
         if candidate is not None:
             self.store.arrivals.note()
         return candidate

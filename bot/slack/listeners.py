@@ -17,37 +17,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.engine import Engine
 from bot.model import ThreadKey
 from bot.slack import render
 from bot.slack.commands import CommandIntake
-from bot.slack.errors import error_code
 from bot.slack.intake import Intake
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-SUGGESTED_PROMPTS = [
-    {
-        "title": "Analyse a spreadsheet",
-        "message": "Here's a CSV (attached): what stands out? Chart the main trend.",
-    },
-    {
-        "title": "Run some Python",
-        "message": "Simulate 10,000 rolls of two dice and plot the distribution of sums.",
-    },
-    {"title": "Read a PDF", "message": "Summarise the attached PDF in five bullet points."},
-    {
-        "title": "Clean up data",
-        "message": "Clean the attached file (dates, duplicates) and give me back an .xlsx.",
-    },
-]
-
 # Every event type listened to here must be subscribed in manifest.yaml (a test checks both ways).
-EVENT_TYPES = ("app_mention", "message", "app_home_opened", "agent_session_stopped")
+# The Messages tab's suggested prompts are the manifest's (features.agent_view.suggested_prompts):
+# Slack shows them itself, so they have one source and no call on every open of the tab.
+# No agent_session_stopped: Slack sends it only for sessions made with agents.sessions.setStatus
+# (docs.slack.dev/reference/events/agent_session_stopped), which this bot does not create; its own
+# Stop button stops a turn.
+EVENT_TYPES = ("app_mention", "message")
 # `/claude status` answers in its ack, due within 3 s (slack-platform.md §7): the store gets 2 s of it.
 STATUS_SECONDS = 2.0
 
@@ -116,20 +103,6 @@ def register_listeners(
     app.event("app_mention", middleware=[persist])(noop)
     app.event("message", middleware=[persist])(noop)
 
-    @app.event("app_home_opened")
-    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
-        if event.get("tab") != "messages" or not event.get("channel"):
-            return
-        # The Messages tab of an agent_view app: prompts without a thread (slack-platform.md §8.2).
-        await _suggest(client, channel_id=str(event["channel"]))
-
-    @app.event("agent_session_stopped")
-    async def session_stopped(body: dict[str, Any], event: dict[str, Any]) -> None:
-        # Slack's native stop button on an agent session (docs.slack.dev/reference/events/agent_session_stopped).
-        if event.get("channel") and event.get("thread_ts"):
-            key = ThreadKey(identity.team_id, str(event["channel"]), str(event["thread_ts"]))
-            await engine.stop(key, str(event.get("user") or ""))
-
     @app.command(slash_command)
     async def command(ack: Any, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()
@@ -187,10 +160,3 @@ def register_listeners(
             await respond(
                 text="There is nothing left to retry here.", response_type="ephemeral", replace_original=False
             )
-
-
-async def _suggest(client: AsyncWebClient, *, channel_id: str) -> None:
-    try:
-        await client.assistant_threads_setSuggestedPrompts(channel_id=channel_id, prompts=SUGGESTED_PROMPTS)
-    except SlackApiError as exc:
-        log.info("assistant.threads.setSuggestedPrompts failed: %s", error_code(exc))

@@ -27,7 +27,6 @@ PER_MINUTE: dict[str, int] = {
     "chat.delete": 50,
     # "Special" and unpublished; treated like Tier 3.
     "assistant.threads.setStatus": 50,
-    "assistant.threads.setSuggestedPrompts": 100,
     "reactions.add": 50,
     "reactions.remove": 20,
     "files.getUploadURLExternal": 100,
@@ -80,6 +79,19 @@ class RateBudget:
         while not self.try_take(method):
             calls = self._calls[method]
             await asyncio.sleep(max(0.05, calls[0] + WINDOW_SECONDS - time.monotonic()))
+
+    def try_take_post(self, channel: str) -> bool:
+        """`chat.postMessage` now if the channel's one-per-second allows it (optional posts)."""
+        if not self.enabled:
+            return True
+        lock = self._post_locks.get(channel)
+        now = time.monotonic()
+        if (lock is not None and lock.locked()) or now - self._last_post.get(
+            channel, 0.0
+        ) < POST_MESSAGE_INTERVAL:
+            return False
+        self._last_post[channel] = now
+        return True
 
     async def take_post(self, channel: str) -> None:
         """`chat.postMessage`: at most one per second per channel."""

@@ -4,23 +4,36 @@ Limits (slack-platform.md §6): `markdown_text` and markdown blocks hold at most
 payload, 50 blocks per message. Answers are cut at paragraph or line boundaries, never inside a table;
 a code fence that must be cut is closed at the end of one part and reopened in the next, so every
 part renders with balanced fences.
+
+A streamed message has a smaller limit of its own, on everything it carries: measured against real
+Slack, `msg_too_long` came at 10,600-11,300 UTF-8 bytes of text plus task-card titles, with card
+`details` and `output` counting twice, and only in UTF-8 bytes did the runs agree (openclaw/openclaw
+#143882). `chunk_weight` counts that way, and a stream rolls over to a new message at `STREAM_BUDGET`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.model import StepFinished, StepStarted, StepStatus
+from bot.slack.safe_text import neutralize_mentions
 
 # Room under Slack's 12,000 so a closing fence and a continuation marker always fit.
 MESSAGE_CHARS = 11_000
+# Weighted bytes per streamed message (chunk_weight), under the lowest size Slack was seen to refuse.
+STREAM_BUDGET = 9_500
 # Beyond this much text an answer goes up as a Markdown file with a short summary.
 FILE_ANSWER_CHARS = 3 * MESSAGE_CHARS
 SUMMARY_CHARS = 600
 DETAILS_CHARS = 2_500
 OUTPUT_CHARS = 1_500
+# A card's fields in UTF-8 bytes (what a stream's size counts), so one card always fits a stream.
+TITLE_BYTES = 200
+DETAILS_BYTES = 2_500
+OUTPUT_BYTES = 1_500
 OUTPUT_LINES = 20
 ERROR_LINES = 12
 
@@ -139,15 +152,52 @@ def _clip(text: str, chars: int) -> str:
     return text if len(text) <= chars else text[: chars - 1] + "…"
 
 
+def _clip_bytes(text: str, limit: int) -> str:
+    if len(text.encode()) <= limit:
+        return text
+    return text.encode()[: limit - 3].decode("utf-8", "ignore") + "…"
+
+
+# --- the size of a streamed message ------------------------------------------------------------------
+
+
+def markdown_chunk(text: str) -> dict[str, Any]:
+    return {"type": "markdown_text", "text": text}
+
+
+def _bytes(value: Any) -> int:
+    return len(value.encode()) if isinstance(value, str) else 0
+
+
+def chunk_weight(chunk: dict[str, Any]) -> int:
+    """What a stream chunk adds to its message's size as Slack counts it (see the module docstring);
+    a blocks chunk counts as its JSON, which is more than Slack could count."""
+    kind = chunk.get("type")
+    if kind == "markdown_text":
+        return _bytes(chunk.get("text"))
+    if kind == "task_update":
+        return _bytes(chunk.get("title")) + 2 * (_bytes(chunk.get("details")) + _bytes(chunk.get("output")))
+    if kind == "plan_update":
+        return _bytes(chunk.get("title"))
+    return len(json.dumps(chunk, ensure_ascii=False).encode())
+
+
+def chars_within(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-8 bytes."""
+    return len(text.encode()[: max(limit, 0)].decode("utf-8", "ignore"))
+
+
 LANGUAGES = {"bash": "bash", "python": "python", "edit": "", "tool": "json"}
 
 
 def task_started(step: StepStarted) -> dict[str, Any]:
-    code = _clip(step.code, DETAILS_CHARS)
+    """A code step's card as it starts. Everything on a card comes from the model or the code it ran,
+    so mentions are neutralised like the answer's (safe_text)."""
+    code = neutralize_mentions(_clip_bytes(_clip(step.code, DETAILS_CHARS), DETAILS_BYTES))
     return {
         "type": "task_update",
         "id": step.step_id,
-        "title": step.title,
+        "title": card_title(step.title),
         "status": StepStatus.RUNNING.value,
         "details": f"```{LANGUAGES.get(step.kind, '')}\n{code}\n```" if code else "",
     }
@@ -175,10 +225,30 @@ def task_finished(step: StepFinished, title: str, output: str) -> dict[str, Any]
     return {
         "type": "task_update",
         "id": step.step_id,
-        "title": title,
+        "title": card_title(title),
         "status": step.status.value,
-        "output": output,
+        "output": _clip_bytes(neutralize_mentions(output), OUTPUT_BYTES),
     }
+
+
+def card_title(title: str) -> str:
+    return _clip_bytes(neutralize_mentions(title), TITLE_BYTES)
+
+
+def task_continued(step_id: str, title: str, *, where: str) -> dict[str, Any]:
+    """A running step's card when its message is closed before the step ends (`where` "below": the
+    card it leaves behind) and in the message that takes it over ("above")."""
+    card: dict[str, Any] = {
+        "type": "task_update",
+        "id": step_id,
+        "title": card_title(title),
+        "status": StepStatus.RUNNING.value,
+    }
+    if where == "below":
+        card["output"] = "Still running: continued in the next message."
+    else:
+        card["details"] = "(continued from the previous message)"
+    return card
 
 
 def output_overflows(step: StepFinished) -> bool:
@@ -199,9 +269,11 @@ def full_output(step: StepFinished, title: str) -> str:
 def task_line(title: str, status: StepStatus, output: str | None = None) -> str:
     """A task card as Markdown, for the fallback when streaming is not available."""
     icon = {StepStatus.RUNNING: "⏳", StepStatus.DONE: "✅", StepStatus.FAILED: "❌"}[status]
-    line = f"{icon} *{title}*"
+    # `**`: in a `markdown` block a single `*` is italic, not bold
+    # (docs.slack.dev/reference/block-kit/blocks/markdown-block).
+    line = f"{icon} **{neutralize_mentions(title)}**"
     if status is StepStatus.FAILED and output:
-        line += "\n" + output
+        line += "\n" + neutralize_mentions(output)
     return line + "\n"
 
 
@@ -243,11 +315,19 @@ def actions_block(value: str, *buttons: Button) -> dict[str, Any]:
     return {"type": "actions", "block_id": f"controls-{buttons[0].action_id}", "elements": elements}
 
 
+STOP_TEXT = "Working on it: press Stop to cancel."
+
+
 def stop_controls(thread_value: str, turn_id: str | None = None) -> list[dict[str, Any]]:
-    """The Stop button of one turn: its value names the turn too, so that a Stop left on an old
-    answer never stops a later turn of the thread."""
+    """The Stop button of one turn, on a message of its own that is deleted when the turn ends (a
+    streamed message keeps every block it was given, so a Stop streamed with the answer would stay
+    on it for good). Its value names the turn too, so that a Stop that outlived its turn (its
+    deletion failed) never stops a later turn of the thread."""
     value = f"{thread_value}{TURN_SEPARATOR}{turn_id}" if turn_id else thread_value
-    return [actions_block(value, Button(STOP_ACTION, "Stop", style="danger"))]
+    return [
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": STOP_TEXT}]},
+        actions_block(value, Button(STOP_ACTION, "Stop", style="danger")),
+    ]
 
 
 def parse_stop_value(value: str) -> tuple[str, str | None]:

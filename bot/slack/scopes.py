@@ -10,11 +10,11 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "apps.connections.open": (),  # app-level token with connections:write, not a bot scope
     "chat.postMessage": ("chat:write",),
     "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),  # the Stop button of a turn that ended
     "chat.startStream": ("chat:write",),
     "chat.appendStream": ("chat:write",),
     "chat.stopStream": ("chat:write",),
     "assistant.threads.setStatus": ("chat:write",),  # chat:write suffices since 2026-03-05 (§5.1)
-    "assistant.threads.setSuggestedPrompts": ("assistant:write",),
     "conversations.replies": ("channels:history", "groups:history", "im:history", "mpim:history"),
     # Finding a /claude question posted by a process that died (bot/slack/commands.py).
     "conversations.history": ("channels:history", "groups:history", "im:history", "mpim:history"),
@@ -33,11 +33,12 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
     "message.mpim": ("mpim:history",),
-    "app_home_opened": (),
-    "agent_session_stopped": (),
 }
 
 OTHER_SCOPES = {
+    # "Declaring an app as an agent adds the assistant:write scope to it" (docs.slack.dev/ai/agent-sessions):
+    # the manifest's agent_view (the Messages tab and its suggested prompts) comes with it.
+    "assistant:write": "the agent view (Messages tab)",
     "commands": "the slash command",
     "files:read": "downloading attachments (url_private_download)",
 }

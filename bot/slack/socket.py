@@ -6,8 +6,9 @@ listener task, to Bolt: four turns of the event loop before the handler runs. Un
 starting their answers at once) each turn of the loop takes milliseconds, and profiling showed the
 acknowledgements of even the bot's own message echoes waiting 20 to 50 ms. So `events_api` frames
 carrying `app_mention` or `message` events are handled in the reader itself: one that needs no
-storage (an echo, a twin of a mention, a message the bot ignores) is acknowledged at once, and the
-rest are stored in a task of their own and then acknowledged. Everything else (commands, buttons,
+storage (an echo, a message the bot ignores) is acknowledged at once, and the rest (both twins of a
+mention among them: either may carry the files, bot/slack/inbound.py) are stored in a task of their
+own and then acknowledged. Everything else (commands, buttons,
 other events, `disconnect`) goes through slack_sdk and Bolt as usual.
 """
 

@@ -20,9 +20,10 @@ from bot.model import Inbound, InboundFile, ThreadKey
 from bot.slack.errors import Explained, error_code, explain_exception
 from bot.slack.files_in import Download, SlackFileFetcher
 from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
-from bot.slack.inbound import clean_text, files_of, from_event, mention_token
+from bot.slack.inbound import clean_text, files_of, from_event
 from bot.slack.rate_limits import RateBudget
-from bot.slack.reply import STATUS_TEXT, ThreadReply, set_thread_status
+from bot.slack.reply import STREAM_MAX_SECONDS, ThreadReply
+from bot.slack.status import STATUS_TEXT, set_thread_status
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class SlackSurface:
         bot_name: str,
         update_seconds: float,
         only_when_mentioned: bool = False,
+        stream_max_seconds: float = STREAM_MAX_SECONDS,
     ) -> None:
         self.only_when_mentioned = only_when_mentioned
         self.client = client
@@ -104,6 +106,7 @@ class SlackSurface:
         self.bot_user_id = bot_user_id
         self.bot_name = bot_name
         self.update_seconds = update_seconds
+        self.stream_max_seconds = stream_max_seconds
         self._names: Lookups[str] = Lookups(USER_CACHE_SIZE)
         self._channels: Lookups[str] = Lookups(USER_CACHE_SIZE)
         # When show_working set a thread's status (the reply then does not set it again).
@@ -114,8 +117,8 @@ class SlackSurface:
         key: ThreadKey,
         *,
         recipient_user_id: str,
+        recipient_team_id: str,
         on_first_post: Callable[[], Awaitable[None]],
-        on_user_stop: Callable[[], None],
         turn_id: str | None = None,
     ) -> ThreadReply:
         shown = self.status_shown.pop(key, None)
@@ -124,9 +127,10 @@ class SlackSurface:
             self.budget,
             key,
             recipient_user_id=recipient_user_id,
+            recipient_team_id=recipient_team_id,
             update_seconds=self.update_seconds,
             on_first_post=on_first_post,
-            on_user_stop=on_user_stop,
+            stream_max_seconds=self.stream_max_seconds,
             bot_name=self.bot_name,
             status_shown_at=shown,
             turn_id=turn_id,
@@ -225,9 +229,9 @@ class SlackSurface:
             ts = str(m.get("ts", ""))
             if not ts or ts in known or float(ts) <= float(after_ts) or ts == key.thread_ts:
                 continue
-            event = dict(m, channel=key.channel_id, thread_ts=m.get("thread_ts") or key.thread_ts)
-            event["type"] = (
-                "app_mention" if mention_token(self.bot_user_id) in str(m.get("text", "")) else "message"
+            # A message from the thread's history carries its files: no twin to wait for.
+            event = dict(
+                m, channel=key.channel_id, thread_ts=m.get("thread_ts") or key.thread_ts, type="message"
             )
             candidate = from_event(
                 event,
@@ -274,18 +278,20 @@ class SlackSurface:
 
     async def upload_files(
         self, key: ThreadKey, files: list[LocalFile], *, comment: str | None = None
-    ) -> str | None:
-        """Post files into the thread. Returns a line for the person when it fails, else None."""
+    ) -> list[str]:
+        """Post files into the thread. Returns lines for the person about what could not be posted."""
         try:
-            await upload_to_thread(
+            done = await upload_to_thread(
                 self.client, self.session, self.budget, key, files, initial_comment=comment
             )
         except SlackApiError as exc:
-            return self._explain(exc, "files.completeUploadExternal").user
+            return [self._explain(exc, "files.completeUploadExternal").user]
         except (UploadFailed, aiohttp.ClientError) as exc:
             log.error("file upload to Slack failed: %r", exc)
-            return "I couldn't upload the files to Slack (the upload failed); they are still in the sandbox."
-        return None
+            return [
+                "I couldn't upload the files to Slack (the upload failed); they are still in the sandbox."
+            ]
+        return [f"`{name}` is empty (0 bytes), so I didn't attach it." for name in done.empty]
 
     # --- small posts ------------------------------------------------------------------------------
 
@@ -300,6 +306,8 @@ class SlackSurface:
                 thread_ts=key.thread_ts,
                 text=text,
                 blocks=[{"type": "markdown", "text": text}, *(blocks or [])],
+                unfurl_links=False,  # no link previews: see bot.slack.safe_text
+                unfurl_media=False,
             )
         except SlackApiError as exc:
             self._explain(exc, "chat.postMessage")

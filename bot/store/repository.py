@@ -33,6 +33,7 @@ from bot.store.database import ANSWER, INBOX, Database
 from bot.store.fencing import TurnFenced
 from bot.store.schema import files, inbox, messages, processed_events, replicas, threads, turns, usage
 from bot.store.statements import ENQUEUE_CHUNK, INBOX_COLUMNS, Statements
+from bot.store.twins import Twins, join_in_batch
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +69,8 @@ class InboxItem:
     text: str
     files: tuple[InboundFile, ...]
     wants_context: bool
+    user_team: str | None = None  # the sender's team when it is not the bot's (Slack Connect)
+    awaiting_twin: bool = False  # its files may still come with a twin event (twins.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,7 @@ class Store:
         self._pending: list[_PendingEnqueue] = []
         self._flusher: asyncio.Task[None] | None = None
         self._claims: set[asyncio.Task[None]] = set()
+        self.twins = Twins(db, db.insert, _inbox_row)  # the two events of a mention (twins.py)
         self.arrivals = Arrivals()
 
     async def close(self) -> None:
@@ -182,6 +186,8 @@ class Store:
         batch does it in the same transaction as the insert; in a burst, a second transaction claims
         every new thread of the batch at once, after the messages are stored and acknowledged (a
         thread that already exists is then left to the worker)."""
+        if self.twins.absorb(inbound):
+            return Enqueued(new=False, thread_busy=False)
         item = _PendingEnqueue(inbound, claim_for, in_conversation_only)
         self._pending.append(item)
         if self._flusher is None or self._flusher.done():
@@ -279,6 +285,8 @@ class Store:
             pair = (item.inbound.key.channel_id, item.inbound.ts)
             if pair not in rows:
                 rows[pair] = _inbox_row(item.inbound, now, skey)
+            else:
+                join_in_batch(rows[pair], item.inbound)  # both events of one mention in one batch
             if item.claim_for:
                 owners[skey] = item.claim_for
             if not item.in_conversation_only:
@@ -287,6 +295,10 @@ class Store:
         inserted, busy, starts = await self.db.write(
             lambda conn: self._insert_tx(conn, rows, conditional, owners, now, claim_inline=claim_inline),
             priority=INBOX,
+        )
+        self.twins.remember((item.inbound for item in batch), inserted)
+        late = await self.twins.join(
+            item.inbound for item in batch if (item.inbound.key.channel_id, item.inbound.ts) not in inserted
         )
         loop = asyncio.get_running_loop()
         new_rows: dict[str, list[dict[str, Any]]] = {}
@@ -307,9 +319,11 @@ class Store:
         remaining = dict(inserted)
         for item, skey in zip(batch, skeys, strict=True):
             pair = (item.inbound.key.channel_id, item.inbound.ts)
-            is_new = pair in remaining
-            # Within one batch the twin of a new row is the duplicate.
+            # Within one batch the twin of a new row is the duplicate; a twin whose files came too late
+            # for its turn made a row of their own (twins.py).
+            is_new = pair in remaining or pair in late
             remaining.pop(pair, None)
+            late.discard(pair)
             results.append(Enqueued(new=is_new, thread_busy=skey in busy, claimed=futures.pop(skey, None)))
         return results, unclaimed
 
@@ -1170,10 +1184,12 @@ def _inbox_row(inbound: Inbound, now: float, thread_key: str) -> dict[str, Any]:
         "ts": inbound.ts,
         "event_id": inbound.event_id,
         "user_id": inbound.user_id,
+        "user_team": inbound.user_team,
         "kind": inbound.kind.value,
         "text": inbound.text,
         "files": _dumps([f.to_json() for f in inbound.files]) if inbound.files else "[]",
         "wants_context": inbound.wants_thread_context,
+        "awaiting_twin": inbound.awaits_twin,
         "state": "pending",
         "received_at": now,
         "updated_at": now,
@@ -1190,4 +1206,6 @@ def _inbox_item(row: Mapping[Any, Any]) -> InboxItem:
         text=row["text"],
         files=tuple(InboundFile.from_json(f) for f in json.loads(row["files"])),
         wants_context=bool(row["wants_context"]),
+        user_team=row["user_team"],
+        awaiting_twin=bool(row["awaiting_twin"]),
     )

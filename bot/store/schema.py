@@ -70,10 +70,15 @@ inbox = Table(
     Column("ts", String(32), nullable=False),
     Column("event_id", String(64)),
     Column("user_id", String(32), nullable=False),
+    # The sender's own team: another organisation's for a Slack Connect user (None: the bot's).
+    Column("user_team", String(32)),
     Column("kind", String(16), nullable=False),
     Column("text", Text, nullable=False),
     Column("files", Text, nullable=False),
     Column("wants_context", Boolean, nullable=False, default=False),
+    # Stored from an app_mention without files whose `message` twin may still bring some: the turn
+    # waits for it (Store.settle_twins) until the twin clears this, or the turn does.
+    Column("awaiting_twin", Boolean, nullable=False, default=False),
     # pending -> claimed (by a turn) -> done | failed
     Column("state", String(16), nullable=False),
     Column("turn_id", String(64)),

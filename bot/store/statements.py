@@ -49,15 +49,17 @@ INBOX_COLUMNS = (
     "ts",
     "event_id",
     "user_id",
+    "user_team",
     "kind",
     "text",
     "files",
     "wants_context",
+    "awaiting_twin",
     "state",
     "received_at",
     "updated_at",
 )
-# Rows per inbox INSERT: 12 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 32,767.
+# Rows per inbox INSERT: 14 parameters a row stays far below SQLite's 32,766 and PostgreSQL's 32,767.
 ENQUEUE_CHUNK = 500
 
 

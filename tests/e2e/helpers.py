@@ -40,6 +40,19 @@ async def wait_for_text(
     return bot_text(slack, channel, ts)
 
 
+def stop_buttons(slack: SlackEmulator, channel: str, ts: str) -> list[ViewMessage]:
+    """The bot's messages in the thread that carry a Stop button."""
+    return [m for m in bot_messages(slack, channel, ts) if "stop_turn" in str(m.blocks)]
+
+
+async def wait_stop_button(slack: SlackEmulator, channel: str, ts: str, timeout: float = 20.0) -> str:
+    """The ts of the running turn's Stop button, once it shows."""
+    shown = await slack.wait_for(
+        lambda: stop_buttons(slack, channel, ts), timeout=timeout, what="a Stop button"
+    )
+    return shown[-1].ts
+
+
 def finished(slack: SlackEmulator, channel: str, ts: str, count: int = 1) -> bool:
     """At least `count` answers are complete: a bot message carries the New session button."""
     done = [

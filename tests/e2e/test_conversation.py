@@ -6,7 +6,7 @@ import itertools
 import json
 
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_text, got, sent, wait_finished, wait_for_text
+from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
 from tests.emulators.anthropic import (
     AnthropicEmulator,
     ByText,
@@ -294,3 +294,19 @@ async def test_a_reply_ten_minutes_later_reads_the_thread_from_the_prompt_cache(
     written = first["cache_read_input_tokens"] + first["cache_creation_input_tokens"]
     assert written > 1024 and second["cache_read_input_tokens"] >= written, (first, second)
     assert second["cache_creation"]["ephemeral_5m_input_tokens"] == 0
+
+
+async def test_an_answer_streams_to_a_slack_connect_user(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """Someone from a partner organisation, in a channel shared over Slack Connect: the answer streams
+    to them, addressed to their own team (Slack refuses the workspace's team for them)."""
+    guest = slack.add_user("gus", "Gus from Partner", team_id="T0PARTNER")
+    claude.model = Script([[Say("Hello from the sandbox.")]])
+    await start_bot()
+    root = await slack.post_message(guest, "general", "hi there", mention_bot=True)
+    await wait_finished(slack, "general", root)
+    (answer,) = bot_messages(slack, "general", root)
+    assert answer.stream_state == "completed" and "Hello from the sandbox." in answer.text
+    (start,) = slack.calls_to("chat.startStream")
+    assert start.ok and start.params["recipient_team_id"] == "T0PARTNER"

@@ -6,10 +6,13 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, got, sent, wait_finished, wait_for_text
 from tests.emulators.anthropic import AnthropicEmulator, Bash, ByText, Python, Say, Script, StepContext
 from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
+from tests.emulators.slack.events import MentionTwins
 
 SALES = b"month,product,revenue\n2026-01,apples,120\n2026-01,pears,80\n2026-02,apples,150\n2026-02,pears,70\n"
 
@@ -226,3 +229,57 @@ async def test_a_200_mb_attachment_streams_through(
         f"200 MB attachment: bot RSS before {before / 1024:.1f} MB, peak {peak / 1024:.1f} MB, growth {growth_mb:.1f} MB"
     )
     assert growth_mb < 64
+
+
+OUTPUTS = """
+import os
+out = os.environ["OUTPUT_DIR"]
+open(os.path.join(out, "empty.csv"), "w").close()
+open(os.path.join(out, "\\U0001F4CA" * 63 + ".md"), "w").write("emoji name\\n")
+open(os.path.join(out, "invoice\\u202efdp.exe"), "w").write("not what it seems\\n")
+open(os.path.join(out, "table.csv"), "w").write("a,b\\n1,2\\n")
+"""
+
+
+async def test_output_files_with_awkward_names_or_no_bytes(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """An empty file, a name of 63 emoji (255 bytes, the most a file system takes) and one hiding a
+    right-to-left override: the others are still posted, under names Slack takes and people can
+    trust, and the empty one is named."""
+    claude.model = Script([[Python(OUTPUTS), Say("Here are the files.")]])
+    await start_bot()
+    root = await slack.post_message("ana", "general", "make some files", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    posted = {f.name: f.data for m in bot_messages(slack, "general", root) for f in m.files}
+    emoji = next(name for name in posted if name.startswith("\U0001f4ca"))
+    assert len(emoji.encode()) <= 255 and emoji.endswith(".md") and posted[emoji] == b"emoji name\n"
+    assert posted["invoicefdp.exe"] == b"not what it seems\n"  # no U+202E: the name reads as it is
+    assert posted["table.csv"] == b"a,b\n1,2\n"
+    assert "empty.csv" not in posted and "`empty.csv` is empty" in text
+
+
+@pytest.mark.parametrize(
+    "twins", ["sparse_mention_first", "sparse_mention_last", "message_only", "message_first"]
+)
+async def test_a_mention_with_a_file_is_answered_once_with_its_file(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot, twins: MentionTwins
+) -> None:
+    """However Slack delivers the two events of a mention (an app_mention without the files its
+    message twin carries, either first; no app_mention at all; the message first), the question is
+    answered once, with its attachment in the sandbox."""
+    claude.model = Script([[Bash('ls "$INPUT_DIR"'), Say(sandbox_listing)]])
+    await start_bot()
+    root = await slack.post_message(
+        "ana",
+        "general",
+        "what is in this file?",
+        mention_bot=True,
+        files=[("sales.csv", SALES, "text/csv")],
+        mention_twins=twins,
+    )
+    text = await wait_finished(slack, "general", root)
+    assert "Sandbox has: sales.csv" in text
+    assert len(claude.requests) == 1 and uploads(claude) == ["sales.csv"]
+    await slack.wait_for(lambda: all(e.acked for e in slack.envelopes), what="every event acknowledged")
+    assert sum("new_session" in str(m.blocks) for m in bot_messages(slack, "general", root)) == 1

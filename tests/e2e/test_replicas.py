@@ -39,22 +39,39 @@ def echo_tokens(request: ModelRequest) -> list[Step]:
     return [Delay(pause), Say("Answered: " + " ".join(tokens))]
 
 
-async def converse(slack: SlackEmulator, kill: BotProcess, claude: AnthropicEmulator) -> dict[int, str]:
-    """Post 100 messages over 20 threads; SIGKILL `kill` mid-turn, mid-way. Returns the thread roots."""
+async def converse(
+    slack: SlackEmulator, replicas: tuple[BotProcess, BotProcess], claude: AnthropicEmulator
+) -> tuple[dict[int, str], BotProcess]:
+    """Post 100 messages over 20 threads; SIGKILL a replica mid-turn, mid-way. Returns the thread
+    roots and the replica that survived.
+
+    Which replica answers a thread is up to which one stores its first message first (both events of
+    a mention are stored, by whichever replica each reaches), and a replica keeps a thread while its
+    messages keep coming: so the one killed is whichever has a turn of the kill round running."""
     roots: dict[int, str] = {}
+    victim, survivor = replicas
     for j in range(ROUNDS):
-        seen = len(kill.lines)
+        seen = [len(r.lines) for r in replicas]
         for i in range(THREADS):
             if j == 0:
                 roots[i] = await slack.post_message("ana", "general", f"t{i}m{j}", mention_bot=True)
             else:
                 await slack.post_message("ben", "general", f"t{i}m{j}", thread_ts=roots[i])
         if j == KILL_ROUND:
-            # Kill the replica while it has a turn of this round started and not finished.
-            await kill.wait_until(functools.partial(running_turn, since=seen), timeout=20)
-            await kill.kill()
+            # Kill a replica while it has a turn of this round started and not finished.
+            async def running(r: BotProcess, since: int) -> BotProcess:
+                await r.wait_until(functools.partial(running_turn, since=since), timeout=20)
+                return r
+
+            waits = [asyncio.create_task(running(r, since)) for r, since in zip(replicas, seen, strict=True)]
+            done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            victim = next(iter(done)).result()
+            survivor = replicas[1] if victim is replicas[0] else replicas[0]
+            await victim.kill()
         await asyncio.sleep(0.3)  # the scenario: people keep writing while turns run
-    return roots
+    return roots, survivor
 
 
 def running_turn(lines: list[str], since: int = 0) -> bool:
@@ -135,10 +152,10 @@ async def test_two_socket_mode_replicas_with_redeliveries_and_a_crash(
     one = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.3", **FAST)
     two = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.3", **FAST)
     await slack.wait_for(lambda: len(slack.open_connections) == 2, what="both replicas connected")
-    roots = await converse(slack, one, claude)
+    roots, survivor = await converse(slack, (one, two), claude)
     await assert_exactly_once_in_order(slack, claude, roots, pg_url)
     assert any(e.retry_attempt > 0 for e in slack.envelopes)  # redeliveries happened
-    await two.wait_for_line("took over turn")  # the dead replica's turn was resumed
+    await survivor.wait_for_line("took over turn")  # the dead replica's turn was resumed
 
 
 async def test_two_http_replicas_behind_a_balancer(
@@ -196,10 +213,10 @@ async def test_two_http_replicas_behind_a_balancer(
                     f"http://127.0.0.1:{ports[0]}/slack/events", data=body, headers=headers
                 ) as r:
                     assert r.status == 401
-        roots = await converse(slack, one, claude)
+        roots, survivor = await converse(slack, (one, two), claude)
         await assert_exactly_once_in_order(slack, claude, roots, pg_url)
         assert "t99m0" not in json.dumps([r.body for r in claude.requests])
-        await two.wait_for_line("took over turn")
+        await survivor.wait_for_line("took over turn")
     finally:
         await balancer.stop()
 

@@ -33,7 +33,11 @@ async def web(slack: SlackEmulator) -> AsyncIterator[AsyncWebClient]:
 
 
 async def reply_in_thread(
-    slack: SlackEmulator, web: AsyncWebClient, limits: dict[str, int] | None = None, spent: str | None = None
+    slack: SlackEmulator,
+    web: AsyncWebClient,
+    limits: dict[str, int] | None = None,
+    spent: str | None = None,
+    stream_max_seconds: float = 240.0,
 ) -> tuple[ThreadReply, str]:
     """A reply in a new thread; `spent`: a method whose budget other threads used up already."""
     root = await slack.post_message("ana", "general", "a question")
@@ -52,7 +56,7 @@ async def reply_in_thread(
         recipient_user_id=slack.user_id("ana"),
         update_seconds=0.05,
         on_first_post=first_post,
-        on_user_stop=lambda: None,
+        stream_max_seconds=stream_max_seconds,
     )
     await reply.begin()
     return reply, root
@@ -112,7 +116,7 @@ async def test_a_step_that_finishes_after_it_was_shown_is_not_repeated(
     await reply.finish(closing=None, retry=False)
     text = bot_text(slack, "general", root)
     assert text.count("Let me compute the statistics") == 1 and text.count("The mean is 4.2.") == 1
-    assert "✅ *Run analysis*" in bot_messages(slack, "general", root)[-1].text
+    assert "✅ **Run analysis**" in bot_messages(slack, "general", root)[-1].text
 
 
 async def test_a_stream_that_fails_inside_a_code_block_goes_on_inside_it(
@@ -177,4 +181,53 @@ async def test_a_step_change_with_an_overflow_and_no_room_to_edit_loses_nothing(
     await reply.finish(closing=None, retry=False)
     messages = bot_messages(slack, "general", root)
     assert_each_once("".join(m.text for m in messages), answer)
-    assert any("✅ *Run analysis*" in m.text for m in messages[1:])
+    assert any("✅ **Run analysis**" in m.text for m in messages[1:])
+
+
+async def test_a_stream_full_of_task_cards_rolls_over_before_slack_refuses_it(
+    slack: SlackEmulator, web: AsyncWebClient
+) -> None:
+    """Task cards count toward a streamed message's size, `details` and `output` twice: a long run of
+    code steps with text between them goes on in new messages instead of ending in msg_too_long."""
+    reply, root = await reply_in_thread(slack, web)
+    code = "".join(f"result_{i} = compute_step({i}, data)\n" for i in range(60))  # ~2,100 bytes
+    for n in range(6):
+        await say(reply, TextDelta(f"Step {n}: computing the next part of the analysis.\n\n"))
+        await say(reply, StepStarted(f"s{n}", "python", f"Part {n}", code))
+        out = "".join(f"row {i}: {'é' * 20}\n" for i in range(19))  # two bytes a character
+        await say(reply, StepFinished(f"s{n}", StepStatus.DONE, stdout=out))
+    await say(reply, TextDelta("All parts are done."))
+    await reply.finish(closing=None, retry=False)
+    assert not [c for c in slack.calls if c.error == "msg_too_long"]
+    messages = bot_messages(slack, "general", root)
+    assert len(messages) > 1 and all(m.stream_state == "completed" for m in messages)
+    text = bot_text(slack, "general", root)
+    for n in range(6):
+        assert text.count(f"Step {n}: computing") == 1
+        assert any(m.tasks.get(f"s{n}") and m.tasks[f"s{n}"].status == "complete" for m in messages)
+    assert messages[-1].text.rstrip().endswith("All parts are done.")
+
+
+async def test_a_stream_hands_over_to_a_new_one_before_slack_ends_it(
+    slack: SlackEmulator, web: AsyncWebClient
+) -> None:
+    """Slack ends a stream about five minutes after it started, appends or not. A long code run
+    goes on in a new stream before that: the step shows as still running there, a code block open
+    at the hand-over is closed and opened again, and nothing is lost or repeated."""
+    slack.stream_expiry_s = 3.0
+    reply, root = await reply_in_thread(slack, web, stream_max_seconds=1.5)
+    await say(reply, TextDelta("Here is the code:\n\n```python\nx = 1\n"))
+    await say(reply, StepStarted("s1", "python", "Long run", "import time; time.sleep(4)"))
+    await asyncio.sleep(4.0)  # the scenario: a code run longer than a stream lives
+    await say(reply, StepFinished("s1", StepStatus.DONE, stdout="ok\n"))
+    await say(reply, TextDelta("y = 2\n```\n\nDone, that is all."))
+    await reply.finish(closing=None, retry=False)
+    messages = bot_messages(slack, "general", root)
+    assert [m.stream_state for m in messages] == ["completed"] * len(messages) and len(messages) >= 3
+    assert not [c for c in slack.calls if c.error == "message_not_in_streaming_state"]
+    for m in messages:
+        assert open_fence(m.text) is None, m.text
+    text = bot_text(slack, "general", root)
+    assert text.count("Here is the code:") == 1 and text.count("x = 1") == 1 and text.count("y = 2") == 1
+    assert messages[-1].tasks["s1"].status == "complete"
+    assert "continued" in messages[0].tasks["s1"].output  # the card it left says where it went on

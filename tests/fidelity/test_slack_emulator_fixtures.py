@@ -356,6 +356,7 @@ async def _file_shared(slack: SlackEmulator) -> JSON:
 
 
 async def _home_opened(slack: SlackEmulator) -> JSON:
+    slack.subscriptions.add("app_home_opened")
     await slack.open_messages_tab(slack.ana)
     return event_payloads(slack, "app_home_opened")[-1]
 

@@ -278,6 +278,7 @@ async def test_wire_frames_match_fixtures(slack: SlackEmulator) -> None:
 
 
 async def test_messages_tab_and_suggested_prompts(slack: SlackEmulator) -> None:
+    slack.subscriptions.add("app_home_opened")  # an app that chose to subscribe (the product does not)
     bot = Recorder(slack)
 
     @bot.app.event("app_home_opened")

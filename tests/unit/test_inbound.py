@@ -31,10 +31,10 @@ def load(name: str) -> dict[str, Any]:
     ("fixture", "kind", "root", "needs_conversation", "files"),
     [
         ("app_mention_with_file.json", InboundKind.MENTION, ROOT, False, 1),
-        # The `message` twin of that mention is left to its app_mention.
-        ("message_file_share_channel_toplevel.json", None, None, None, None),
-        # This reply mentions the bot: its app_mention twin is the one answered.
-        ("message_thread_reply.json", None, None, None, None),
+        # The `message` twin of that mention is a mention too (either may come alone, or first).
+        ("message_file_share_channel_toplevel.json", InboundKind.MENTION, ROOT, False, 1),
+        # This reply mentions the bot: a mention, whichever of its twins comes.
+        ("message_thread_reply.json", InboundKind.MENTION, ROOT, False, 0),
         ("message_thread_reply_file_share.json", InboundKind.MESSAGE, ROOT, True, 1),
         ("message_im.json", InboundKind.DM, "1732200200.000300", False, 0),
         ("message_from_own_bot.json", None, None, None, None),
@@ -72,18 +72,26 @@ def test_fixture_events(
     assert "<@U0BOT1234>" not in inbound.text
 
 
-def test_a_mention_counts_once_through_its_app_mention() -> None:
-    mention = load("app_mention_with_file.json")
-    twin = load("message_file_share_channel_toplevel.json")
-    assert from_event(
-        mention["event"], team_id="T0123ABCD", event_id="E1", bot_user_id=BOT, only_when_mentioned=False
+@pytest.mark.parametrize(
+    ("fixture", "drop_files", "awaits_twin"),
+    [
+        ("app_mention_with_file.json", False, False),  # it has the files: nothing to wait for
+        ("app_mention_with_file.json", True, True),  # sparse (openclaw#62927): its twin may bring some
+        ("message_file_share_channel_toplevel.json", False, False),  # the twin with the files
+        ("message_thread_reply.json", False, False),  # a `message` is the rich event itself
+    ],
+)
+def test_both_twins_of_a_mention_are_taken_and_a_sparse_app_mention_waits(
+    fixture: str, drop_files: bool, awaits_twin: bool
+) -> None:
+    event = dict(load(fixture)["event"])
+    if drop_files:
+        event.pop("files")
+    candidate = from_event(
+        event, team_id="T0123ABCD", event_id="E1", bot_user_id=BOT, only_when_mentioned=False
     )
-    assert (
-        from_event(
-            twin["event"], team_id="T0123ABCD", event_id="E2", bot_user_id=BOT, only_when_mentioned=False
-        )
-        is None
-    )
+    assert candidate is not None and candidate.inbound.kind is InboundKind.MENTION
+    assert candidate.inbound.awaits_twin is awaits_twin
 
 
 def test_an_edited_mention_is_not_a_new_question() -> None:
@@ -103,6 +111,24 @@ def test_people_from_another_organisation_write_in_the_same_conversation() -> No
         event, team_id="T0123ABCD", event_id=None, bot_user_id=BOT, only_when_mentioned=False
     )
     assert candidate is not None and candidate.inbound.key.team_id == "T0123ABCD"
+    assert candidate.inbound.user_team == "T0EXTERNAL"  # where an answer streamed to them must go
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"user_team": "T0EXTERNAL", "team": "T0EXTERNAL"}, "T0EXTERNAL"),
+        ({"user_team": "T0EXTERNAL"}, "T0EXTERNAL"),
+        ({"team": "T0123ABCD"}, None),  # the workspace's own people
+        ({}, None),  # file_share events may lack `team` (slack-api-specs#62)
+    ],
+)
+def test_the_senders_team(fields: dict[str, str], expected: str | None) -> None:
+    event = {k: v for k, v in plain_reply().items() if k not in ("team", "user_team")} | fields
+    candidate = from_event(
+        event, team_id="T0123ABCD", event_id=None, bot_user_id=BOT, only_when_mentioned=False
+    )
+    assert candidate is not None and candidate.inbound.user_team == expected
 
 
 def test_a_mention_in_a_group_dm_is_stored_from_its_message_event_too() -> None:
@@ -180,14 +206,14 @@ def test_safe_unique_names(name: str, taken: list[str], expected: str) -> None:
     ("fixture", "counted"),
     [
         ("app_mention_with_file.json", True),
-        ("message_file_share_channel_toplevel.json", False),  # a mention's twin
+        ("message_file_share_channel_toplevel.json", True),  # a mention's twin: it may carry the files
         ("message_from_own_bot.json", False),  # the echo of the bot's own post
         ("message_changed.json", False),
     ],
 )
 async def test_only_what_must_be_stored_counts_towards_a_burst(fixture: str, counted: bool) -> None:
-    """Echoes and twins are acknowledged at once; counted, a steady stream of conversations (each
-    answer echoed back) looked like a burst and held back every turn's start."""
+    """Echoes are acknowledged at once; counted, a steady stream of conversations (each answer echoed
+    back) looked like a burst and held back every turn's start."""
     arrivals = Arrivals(burst=1)
     intake = Intake(
         engine=cast(Engine, None),

@@ -65,3 +65,13 @@ def test_slash_command_and_socket_mode() -> None:
     assert data["settings"]["interactivity"]["is_enabled"] is True
     assert data["features"]["app_home"]["messages_tab_enabled"] is True
     assert data["features"]["agent_view"]["suggested_prompts"]
+
+
+def test_suggested_prompts_have_one_source_the_manifest() -> None:
+    """Slack shows the manifest's agent_view prompts itself; sending them again on every open of the
+    Messages tab was a second copy that could drift."""
+    called = {
+        api_method(m) for path in (ROOT / "bot").rglob("*.py") for m in SDK_CALL.findall(path.read_text())
+    }
+    assert "assistant.threads.setSuggestedPrompts" not in called
+    assert "app_home_opened" not in manifest()["settings"]["event_subscriptions"]["bot_events"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.model import StepFinished, StepStatus
+from bot.model import StepFinished, StepStarted, StepStatus
 from bot.slack.render import (
     choose_cut,
     head_lines,
@@ -13,7 +13,11 @@ from bot.slack.render import (
     step_output,
     summary_of,
     tail_lines,
+    task_finished,
+    task_line,
+    task_started,
 )
+from bot.slack.safe_text import INERT_AT
 
 
 @pytest.mark.parametrize(
@@ -136,3 +140,24 @@ def test_summary_of_a_long_answer() -> None:
     text = "First paragraph with the answer: 42.\n\n" + "More detail. " * 2000
     assert summary_of(text).startswith("First paragraph with the answer: 42.")
     assert len(summary_of(text)) < 700
+
+
+@pytest.mark.parametrize(
+    ("status", "output", "expected"),
+    [
+        # A single `*` is italic in a markdown block: the step's name is bold with `**`.
+        (StepStatus.DONE, None, "✅ **Load data**\n"),
+        (StepStatus.RUNNING, None, "⏳ **Load data**\n"),
+        (StepStatus.FAILED, "Error: boom", "❌ **Load data**\nError: boom\n"),
+    ],
+)
+def test_task_line(status: StepStatus, output: str | None, expected: str) -> None:
+    assert task_line("Load data", status, output) == expected
+
+
+def test_cards_carry_no_channel_wide_mentions() -> None:
+    started = task_started(StepStarted("s", "python", "Tell <!channel>", "print('<!here>')"))
+    finished = task_finished(StepFinished("s", StepStatus.DONE), "@everyone", "<!here> done")
+    line = task_line("<!everyone>", StepStatus.FAILED, "<!here>")
+    for text in (started["title"], started["details"], finished["title"], finished["output"], line):
+        assert "<!" not in text and "@everyone" not in text and INERT_AT in text

@@ -39,7 +39,6 @@ def reply(slack: SlackEmulator, root: str, marks: list[str], *, refuse: bool) ->
         recipient_user_id=slack.ana,
         update_seconds=0.05,
         on_first_post=first_post,
-        on_user_stop=lambda: None,
         turn_id="t1",
     )
 

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import ThreadKey
 from bot.slack.rate_limits import RateBudget
-from bot.slack.reply import set_thread_status
+from bot.slack.status import set_thread_status
 
 KEY = ThreadKey("T1", "C1", "100.000001")
 

@@ -21,6 +21,7 @@ from .models import (
     TaskCard,
 )
 from .server import SlackEmulator
+from .side_effects import SpecialMention, Unfurl
 from .view import ViewFile, ViewMessage
 
 __all__ = [
@@ -31,8 +32,10 @@ __all__ = [
     "Envelope",
     "ResponseUrlPost",
     "SlackEmulator",
+    "SpecialMention",
     "StatusEntry",
     "TaskCard",
+    "Unfurl",
     "ViewFile",
     "ViewMessage",
 ]

@@ -10,6 +10,7 @@ from .constants import BOT_USER_ID, MAX_MARKDOWN_CHARS, MAX_TEXT_CHARS, TEAM_ID,
 from .messaging import new_bot_message, post_ephemeral, publish_bot_message, resolve_thread_ts
 from .models import JSON, Message
 from .payloads import message_blocks, message_json
+from .side_effects import message_effects
 
 if TYPE_CHECKING:
     from .core import Core
@@ -75,7 +76,9 @@ async def post_message(core: Core, call: ApiCall) -> JSON:
             broadcast=bool(thread_ts) and params.flag("reply_broadcast"),
             metadata=metadata if isinstance(metadata, dict) else None,
         )
+        _choose_unfurls(message, params)
         await publish_bot_message(core, message)
+        message_effects(core, message)
     else:
         message = Message(
             ts=core.ids.next_ts(),
@@ -86,10 +89,18 @@ async def post_message(core: Core, call: ApiCall) -> JSON:
             markdown_text=content.markdown,
             thread_ts=thread_ts,
         )
+        _choose_unfurls(message, params)
         core.ws.append(message)
+        message_effects(core, message)
         await core.events.human_message(message, mentions_bot=content.mentions_bot)
     body = message_json(core, message)
     return _warnings({"ok": True, "channel": channel.id, "ts": message.ts, "message": body}, warnings)
+
+
+def _choose_unfurls(message: Message, params: Params) -> None:
+    # Both on unless turned off: the strictest reading of the argument docs (side_effects.py).
+    message.unfurl_links = params.flag("unfurl_links", True)
+    message.unfurl_media = params.flag("unfurl_media", True)
 
 
 def _own_message(core: Core, call: ApiCall, error: str) -> tuple[Message, str]:
@@ -132,6 +143,7 @@ async def update(core: Core, call: ApiCall) -> JSON:
     edited_ts = core.ids.next_ts().split(".")[0] + ".000000"
     message.edited = {"user": message.bot_id or message.user, "ts": edited_ts}
     core.notify()
+    message_effects(core, message)  # an edit keeps the unfurl choice of the post
     if core.settings.echo_bot_edits and call.is_bot:
         await core.events.message_changed(message, previous)
     body: JSON = {"text": message.text, "user": message.user}

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from .api_base import ApiCall, ApiError, MethodSpec, channel_by_ref, require_member, require_writable
 from .blocks import validate_blocks
-from .constants import MAX_ALT_TXT, MAX_SNIPPET_BYTES
+from .constants import MAX_ALT_TXT, MAX_FILE_NAME_BYTES, MAX_SNIPPET_BYTES
 from .files import classify, guess_mimetype
 from .messaging import new_bot_message, publish_bot_message, resolve_thread_ts
 from .models import JSON, Channel, FileRecord, FileShare
 from .payloads import file_json
+from .side_effects import message_effects
 
 if TYPE_CHECKING:
     from .core import Core
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 async def get_upload_url(core: Core, call: ApiCall) -> JSON:
     params = call.params
     filename = params.require("filename", "invalid_arguments")
+    if len(filename.encode()) > MAX_FILE_NAME_BYTES:
+        raise ApiError("invalid_arguments")  # undocumented limit: see README "Files"
     length = params.number("length", 0, "invalid_arguments")
     if length < 1:
         raise ApiError("missing_argument")  # api-ref: "typically only occurs when length is 0"
@@ -72,6 +75,8 @@ def _requested_files(core: Core, call: ApiCall) -> list[tuple[FileRecord, str | 
         if record.user != call.principal:
             raise ApiError("access_denied")
         title = item.get("title")
+        if isinstance(title, str) and len(title.encode()) > MAX_FILE_NAME_BYTES:
+            raise ApiError("invalid_arguments")
         out.append((record, title if isinstance(title, str) and title else None))
     return out
 
@@ -126,6 +131,7 @@ async def complete_upload(core: Core, call: ApiCall) -> JSON:
         for record in records:
             record.shares.append(FileShare(channel.id, message.ts, root_ts, call.principal))
         await publish_bot_message(core, message)
+        message_effects(core, message)
     core.notify()
     return answer
 

@@ -1,10 +1,10 @@
-"""auth.test, apps.connections.open and the assistant.threads.* methods."""
+"""auth.test, apps.connections.open, the assistant.threads.* methods and agents.sessions.setStatus."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .api_base import APP_ONLY, ApiCall, ApiError, MethodSpec, get_channel
+from .api_base import APP_ONLY, BOT_ONLY, ApiCall, ApiError, MethodSpec, get_channel
 from .constants import BOT_NAME, TEAM_ID, TEAM_NAME, WORKSPACE_URL
 from .models import JSON, StatusEntry
 
@@ -54,6 +54,30 @@ async def set_status(core: Core, call: ApiCall) -> JSON:
     return {"ok": True}
 
 
+AGENT_SESSION_STATUSES = frozenset({"active", "processing", "suspended", "closed"})
+
+
+async def set_agent_session_status(core: Core, call: ApiCall) -> JSON:
+    """agents.sessions.setStatus creates the thread's agent session if needed and sets its status
+    (docs.slack.dev/reference/methods/agents.sessions.setStatus). Only while a session is
+    `processing` does Slack show its own stop button (docs.slack.dev/reference/events/
+    agent_session_stopped; see person.press_native_stop); without an agent_session_stopped
+    subscription the answer warns `missing_agent_session_stopped_event_subscription`."""
+    channel = get_channel(core, call, "channel_id")
+    thread_ts = call.params.text("thread_ts")
+    if thread_ts is None or core.ws.message(channel.id, thread_ts) is None:
+        raise ApiError("invalid_thread_ts")
+    status = call.params.require("status", "invalid_arguments")
+    if status not in AGENT_SESSION_STATUSES:
+        raise ApiError("invalid_arguments")
+    core.ws.agent_sessions[(channel.id, thread_ts)] = status
+    core.notify()
+    out: JSON = {"ok": True, "status": status}
+    if status == "processing" and not core.events.subscribed("agent_session_stopped"):
+        out["warning"] = "missing_agent_session_stopped_event_subscription"
+    return out
+
+
 async def set_title(core: Core, call: ApiCall) -> JSON:
     channel = get_channel(core, call, "channel_id")
     title = call.params.require("title", "invalid_arguments")
@@ -83,6 +107,9 @@ METHODS: dict[str, MethodSpec] = {
         set_status, ("chat:write", "assistant:write"), channel_param="channel_id"
     ),
     "assistant.threads.setTitle": MethodSpec(set_title, ("assistant:write",), channel_param="channel_id"),
+    "agents.sessions.setStatus": MethodSpec(
+        set_agent_session_status, ("chat:write",), token_kinds=BOT_ONLY, channel_param="channel_id"
+    ),
     "assistant.threads.setSuggestedPrompts": MethodSpec(
         set_suggested_prompts, ("assistant:write",), channel_param="channel_id"
     ),

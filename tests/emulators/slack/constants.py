@@ -75,8 +75,6 @@ DEFAULT_SUBSCRIPTIONS: Final = frozenset(
         "message.mpim",
         "assistant_thread_started",
         "assistant_thread_context_changed",
-        "app_home_opened",
-        "agent_session_stopped",
     }
 )
 
@@ -88,6 +86,9 @@ MAX_BLOCKS: Final = 50
 MAX_SECTION_TEXT: Final = 3_000
 MAX_SNIPPET_BYTES: Final = 1024 * 1024
 MAX_ALT_TXT: Final = 1000
+# Slack publishes no limit on file names; 255 bytes is what file systems take for one name, and the
+# strictest plausible (README "Files").
+MAX_FILE_NAME_BYTES: Final = 255
 
 # §1.6 / §10.2: at most 10 simultaneous Socket Mode connections per app.
 MAX_SOCKET_CONNECTIONS: Final = 10

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .events import MENTION_TWINS
 from .models import JSON
 from .person import FileSpec
 
@@ -70,6 +71,11 @@ def add_routes(app: web.Application, slack: SlackEmulator) -> None:
             else:
                 content = str(spec.get("text", "")).encode()
             files.append((spec["name"], content, spec.get("mimetype")))
+        twins = body.get("mention_twins", "app_mention_first")
+        if twins not in MENTION_TWINS:
+            return answer(
+                {"ok": False, "error": f"mention_twins must be one of {', '.join(MENTION_TWINS)}"}, 400
+            )
         try:
             ts = await slack.post_message(
                 body["user"],
@@ -78,6 +84,7 @@ def add_routes(app: web.Application, slack: SlackEmulator) -> None:
                 thread_ts=body.get("thread_ts"),
                 mention_bot=bool(body.get("mention_bot")),
                 files=files or None,
+                mention_twins=twins,
             )
         except (KeyError, LookupError, PermissionError, ValueError) as error:
             return answer({"ok": False, "error": str(error)}, 400)

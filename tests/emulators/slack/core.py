@@ -30,6 +30,7 @@ from .ids import IdFactory
 from .interactivity import Interactions
 from .models import CallRecord, DownloadRecord, Envelope, Token
 from .rate_limits import RateLimiter
+from .side_effects import SpecialMention, Unfurl
 from .socket_mode import SocketModeHub
 from .state import ChangeNotifier, Workspace
 
@@ -44,7 +45,8 @@ class Settings:
     echo_bot_edits: bool = True
     ack_timeout_s: float = 3.0
     slash_ack_timeout_s: float = 3.0
-    stream_expiry_s: float | None = None
+    # Slack ends a stream about 5 minutes after it started (api_stream.py); None: never.
+    stream_expiry_s: float | None = 300.0
     status_expiry_s: float = 120.0
     file_redirect: FileRedirect = None
     http_timeout_s: float = 3.0
@@ -79,6 +81,8 @@ class Core:
         # Byte counts after which the next file downloads break off (see serve_cut_short).
         self.cut_downloads: deque[int] = deque()
         self.rate_limited_calls = 0
+        self.unfurls: list[Unfurl] = []
+        self.special_mentions: list[SpecialMention] = []
         self.base_url = "http://127.0.0.1:0/"
         self.alt_file_base = ""
         self.foreign_file_base = ""

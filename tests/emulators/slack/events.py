@@ -2,13 +2,14 @@
 
 Which events exist follows §2.2-2.3: a mention in a channel the bot is in yields `app_mention` AND the
 twin `message` (subtype `file_share` when files are attached); DMs yield only `message`
-(`channel_type: "im"`); conversations the bot is not in yield nothing. Delivery goes to Socket Mode or
-to signed HTTP POSTs, whichever is active.
+(`channel_type: "im"`); conversations the bot is not in yield nothing. How the twins of a mention
+arrive varies on Slack, and is chosen per message (`MentionTwins`, README "Events"). Delivery goes to
+Socket Mode or to signed HTTP POSTs, whichever is active.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .constants import BOT_USER_ID, TEAM_ID
 from .models import JSON, Channel, Envelope, FileRecord, Message
@@ -16,6 +17,17 @@ from .payloads import event_callback, message_json
 
 if TYPE_CHECKING:
     from .core import Core
+
+# How the two events of a mention in a channel arrive (README "Events" cites each):
+# app_mention_first    both, app_mention first, both with the files (what the docs describe)
+# message_first        both, the message first (no order is guaranteed)
+# sparse_mention_first app_mention without `files`/`upload` first, then the message with them
+# sparse_mention_last  the message with its files first, then app_mention without them
+# message_only         no app_mention at all, only the message
+MentionTwins = Literal[
+    "app_mention_first", "message_first", "sparse_mention_first", "sparse_mention_last", "message_only"
+]
+MENTION_TWINS: tuple[str, ...] = get_args(MentionTwins)
 
 
 class EventBus:
@@ -95,22 +107,30 @@ class EventBus:
         event.update(channel=channel.id, event_ts=message.ts, channel_type=channel.channel_type)
         return event
 
-    async def human_message(self, message: Message, *, mentions_bot: bool) -> list[Envelope]:
+    async def human_message(
+        self, message: Message, *, mentions_bot: bool, twins: MentionTwins = "app_mention_first"
+    ) -> list[Envelope]:
         channel = self.core.ws.channels[message.channel]
-        sent: list[Envelope] = []
+        events: list[JSON] = []
+        if self._delivers_messages(channel):
+            events.append(self._message_event(message, channel))
         if (
             mentions_bot
             and channel.kind != "im"
             and BOT_USER_ID in channel.members
             and self.subscribed("app_mention")
+            and twins != "message_only"
         ):
             mention = message_json(self.core, message, for_event=True)
             mention.pop("subtype", None)
+            if twins in ("sparse_mention_first", "sparse_mention_last"):
+                mention.pop("files", None)
+                mention.pop("upload", None)
             mention["type"] = "app_mention"
             mention.update(channel=channel.id, event_ts=message.ts)
-            sent.append(await self.emit(mention, channel.id))
-        if self._delivers_messages(channel):
-            sent.append(await self.emit(self._message_event(message, channel), channel.id))
+            position = len(events) if twins in ("message_first", "sparse_mention_last") else 0
+            events.insert(position, mention)
+        sent = [await self.emit(event, channel.id) for event in events]
         if self.subscribed("file_shared") and BOT_USER_ID in channel.members:
             for file_id in message.file_ids:
                 sent.append(await self.file_shared(self.core.ws.files[file_id], channel, message.user))

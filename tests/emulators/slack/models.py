@@ -15,8 +15,9 @@ JSON = dict[str, Any]
 
 ChannelKind = Literal["public", "private", "im", "mpim"]
 TokenKind = Literal["bot", "app", "user"]
-# "stopped_by_user": the person pressed Slack's own stop on the stream (agent_session_stopped).
-StreamPhase = Literal["streaming", "completed", "stopped_by_user"]
+# "stopped_by_user": the person pressed Slack's own stop on the stream (agent_session_stopped);
+# "expired": Slack ended it on its own (api_stream.py).
+StreamPhase = Literal["streaming", "completed", "stopped_by_user", "expired"]
 Transport = Literal["socket", "http"]
 
 
@@ -31,6 +32,8 @@ class User:
     deleted: bool = False
     tz: str = "Europe/London"
     updated: int = field(default_factory=lambda: int(time.time()))
+    # Another organisation's team for a Slack Connect user (None: this workspace's).
+    team_id: str | None = None
 
     @property
     def display_name(self) -> str:
@@ -135,6 +138,9 @@ class Message:
     ephemeral_to: str | None = None
     broadcast: bool = False
     derived_blocks: list[JSON] | None = None  # rich_text Slack builds from `text` (stable block ids)
+    # Link previews chosen when posted (chat.postMessage `unfurl_links` / `unfurl_media`, side_effects.py)
+    unfurl_links: bool = True
+    unfurl_media: bool = True
 
     @property
     def is_reply(self) -> bool:

@@ -95,8 +95,12 @@ def message_json(core: Core, message: Message, *, for_event: bool = False) -> JS
         if files is not None:
             out["display_as_bot"] = False
         out["ts"] = message.ts
+        external = author.team_id if author is not None else None
         if files is None:
-            out["team"] = TEAM_ID  # file_share events lack `team` (slack-api-specs#62, fixtures)
+            out["team"] = external or TEAM_ID  # file_share events lack `team` (slack-api-specs#62, fixtures)
+        if external:
+            # A Slack Connect user's own organisation (slack-go/slack#695: message and app_mention).
+            out.update(user_team=external, source_team=external)
     if message.is_reply and message.thread_ts is not None:
         root = core.ws.message(message.channel, message.thread_ts)
         out["thread_ts"] = message.thread_ts
@@ -313,7 +317,7 @@ def user_json(user: User) -> JSON:
         "image_24": "https://secure.gravatar.com/avatar/0.jpg?s=24",
         "image_48": "https://secure.gravatar.com/avatar/0.jpg?s=48",
         "image_72": "https://secure.gravatar.com/avatar/0.jpg?s=72",
-        "team": TEAM_ID,
+        "team": user.team_id or TEAM_ID,
     }
     if user.is_bot:
         profile.update(bot_id=user.bot_id, api_app_id=user.app_id, always_active=True)
@@ -321,7 +325,7 @@ def user_json(user: User) -> JSON:
         profile["email"] = f"{user.name}@acme.example"
     return {
         "id": user.id,
-        "team_id": TEAM_ID,
+        "team_id": user.team_id or TEAM_ID,
         "name": user.name,
         "deleted": user.deleted,
         "color": "9f69e7",

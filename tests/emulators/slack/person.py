@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .blocks import mentions
 from .constants import BOT_USER_ID
+from .events import MentionTwins
 from .files import classify, guess_mimetype
 from .messaging import new_bot_message, publish_bot_message
 from .models import Channel, FileRecord, FileShare, Message
@@ -48,6 +49,7 @@ class People:
         files: Sequence[FileSpec] | None = None,
         connect_stubs: bool = False,
         as_bot: bool = False,
+        mention_twins: MentionTwins = "app_mention_first",
     ) -> str:
         core = self.core
         author = core.ws.resolve_user(user)
@@ -82,7 +84,9 @@ class People:
         core.ws.append(message)
         for file_id in file_ids:
             core.ws.files[file_id].shares.append(FileShare(channel.id, message.ts, root_ts, author.id))
-        await core.events.human_message(message, mentions_bot=BOT_USER_ID in mentions(text))
+        await core.events.human_message(
+            message, mentions_bot=BOT_USER_ID in mentions(text), twins=mention_twins
+        )
         return message.ts
 
     async def _store_file(self, user: str, spec: FileSpec) -> FileRecord:
@@ -151,9 +155,15 @@ class People:
     async def press_native_stop(self, user: str, channel_ref: str, thread_ts: str) -> list[str]:
         """The stop button Slack shows on an agent session: Slack stops the app's streams in the
         thread (later appends and stops fail with `stopped_by_user`) and sends agent_session_stopped.
-        Returns the stopped streams' ts."""
+        Returns the stopped streams' ts. Slack shows that button only while the thread's agent
+        session is `processing` (docs.slack.dev/reference/events/agent_session_stopped): pressing it
+        anywhere else raises LookupError, as there is nothing to press."""
         person = self.core.ws.resolve_user(user)
         channel = self.core.ws.resolve_channel(channel_ref)
+        if self.core.ws.agent_sessions.get((channel.id, thread_ts)) != "processing":
+            raise LookupError(
+                f"no agent session is processing in {channel.id}/{thread_ts}: no stop button shows"
+            )
         stopped = []
         for message in list(channel.messages.values()):
             stream = message.stream

@@ -39,6 +39,7 @@ METHOD_TIERS: dict[str, str] = {
     "users.info": "t4",
     "apps.connections.open": "t3",
     "assistant.threads.setStatus": "t3",  # "special" in Slack's docs, numbers unpublished
+    "agents.sessions.setStatus": "t3",  # slackapi/java-slack-sdk#1633: "Rate limit: Tier 3"
     "assistant.threads.setTitle": "t4",
     "assistant.threads.setSuggestedPrompts": "t4",
 }

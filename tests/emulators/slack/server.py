@@ -30,6 +30,7 @@ from .constants import (
     TEAM_ID,
 )
 from .core import Core, FileRedirect
+from .events import MentionTwins
 from .files import handle_file, handle_presigned, handle_thumb, handle_upload
 from .models import (
     JSON,
@@ -43,6 +44,7 @@ from .models import (
 )
 from .payloads import message_json
 from .person import FileSpec, People
+from .side_effects import SpecialMention, Unfurl
 from .view import ViewMessage, channel_view, thread_view
 from .web_api import WebApi
 
@@ -272,7 +274,7 @@ class SlackEmulator:
 
     @property
     def stream_expiry_s(self) -> float | None:
-        """Streams stop accepting appends this long after start (None = never; reports say ~300)."""
+        """Streams end this long after they started, appends or not (default 300, as reported; None = never)."""
         return self._core.settings.stream_expiry_s
 
     @stream_expiry_s.setter
@@ -337,8 +339,12 @@ class SlackEmulator:
         return self._core.settings.subscriptions
 
     # ------------------------------------------------------------- workspace
-    def add_user(self, name: str, real_name: str | None = None, *, is_bot: bool = False) -> str:
-        return self._core.ws.add_user(name, real_name, is_bot=is_bot).id
+    def add_user(
+        self, name: str, real_name: str | None = None, *, is_bot: bool = False, team_id: str | None = None
+    ) -> str:
+        """A new user; with `team_id`, a Slack Connect user from another organisation (their messages
+        carry `team`/`user_team`/`source_team` = that team, and streams to them must name it)."""
+        return self._core.ws.add_user(name, real_name, is_bot=is_bot, team_id=team_id).id
 
     def add_channel(
         self, name: str, private: bool = False, bot_member: bool = True, members: Iterable[str] | None = None
@@ -467,6 +473,16 @@ class SlackEmulator:
         return self._core.downloads
 
     @property
+    def unfurls(self) -> list[Unfurl]:
+        """Every link Slack's crawler would have fetched to preview it (side_effects.py)."""
+        return self._core.unfurls
+
+    @property
+    def special_mentions(self) -> list[SpecialMention]:
+        """Every `@here` / `@channel` / `@everyone` / user-group mention posted (side_effects.py)."""
+        return self._core.special_mentions
+
+    @property
     def responses(self) -> list[ResponseUrlPost]:
         """Every POST received on a response_url (what `respond()` sent)."""
         return self._core.interactions.posts
@@ -512,8 +528,10 @@ class SlackEmulator:
         files: Sequence[FileSpec] | None = None,
         connect_stubs: bool = False,
         as_bot: bool = False,
+        mention_twins: MentionTwins = "app_mention_first",
     ) -> str:
-        """Post as a person (or another app's bot with `as_bot`); returns the message ts."""
+        """Post as a person (or another app's bot with `as_bot`); returns the message ts.
+        `mention_twins`: how the events of a mention arrive (events.MentionTwins, README "Events")."""
         return await self._people.post_message(
             user,
             channel,
@@ -523,6 +541,7 @@ class SlackEmulator:
             files=files,
             connect_stubs=connect_stubs,
             as_bot=as_bot,
+            mention_twins=mention_twins,
         )
 
     async def edit_message(self, user: str, channel: str, ts: str, text: str) -> None:

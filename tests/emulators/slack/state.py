@@ -60,6 +60,8 @@ class Workspace:
         # (channel, thread_ts or None) -> what assistant.threads.setTitle / setSuggestedPrompts set last
         self.assistant_titles: dict[tuple[str, str | None], str] = {}
         self.suggested_prompts: dict[tuple[str, str | None], JSON] = {}
+        # (channel, thread_ts) -> agent session status (agents.sessions.setStatus, chat.stopStream)
+        self.agent_sessions: dict[tuple[str, str], str] = {}
         self._seed()
 
     # ----------------------------------------------------------------- seed
@@ -87,7 +89,13 @@ class Workspace:
 
     # ---------------------------------------------------------------- users
     def add_user(
-        self, name: str, real_name: str | None = None, *, is_bot: bool = False, user_id: str | None = None
+        self,
+        name: str,
+        real_name: str | None = None,
+        *,
+        is_bot: bool = False,
+        user_id: str | None = None,
+        team_id: str | None = None,
     ) -> User:
         if any(u.name == name for u in self.users.values()):
             raise ValueError(f"a user named {name!r} already exists")
@@ -95,7 +103,9 @@ class Workspace:
         self.ids.reserve(uid)
         bot_id = self.ids.slack_id("B") if is_bot else None
         app_id = self.ids.slack_id("A") if is_bot else None
-        user = User(uid, name, real_name or name, is_bot=is_bot, bot_id=bot_id, app_id=app_id)
+        user = User(
+            uid, name, real_name or name, is_bot=is_bot, bot_id=bot_id, app_id=app_id, team_id=team_id
+        )
         self.users[uid] = user
         self.notify()
         return user

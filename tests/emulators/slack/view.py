@@ -42,7 +42,8 @@ class ViewMessage:
     is_bot: bool
     text: str
     blocks: list[JSON] = field(default_factory=list)
-    stream_state: str | None = None  # None (not streamed) | "streaming" | "completed"
+    # None (not streamed) | "streaming" | "completed" | "expired" | "stopped_by_user"
+    stream_state: str | None = None
     tasks: dict[str, TaskCard] = field(default_factory=dict)
     plan_title: str | None = None
     files: list[ViewFile] = field(default_factory=list)
