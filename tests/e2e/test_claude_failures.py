@@ -12,7 +12,15 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
+from tests.e2e.helpers import (
+    bot_messages,
+    bot_text,
+    got,
+    sent,
+    wait_finished,
+    wait_for_text,
+    wait_stop_button,
+)
 from tests.emulators.anthropic import (
     AnthropicEmulator,
     ByText,
@@ -203,10 +211,10 @@ async def test_files_made_by_a_stopped_turn_are_deleted_with_the_session(
     await wait_for_text(slack, "general", root, "now the long run")
     made = [f.id for f in claude.files.values() if f.downloadable]
     assert len(made) == 1
-    running = next(m for m in bot_messages(slack, "general", root) if "stop_turn" in str(m.blocks))
-    await slack.press_button("ana", "general", running.ts, "stop_turn")
+    await slack.press_button("ana", "general", await wait_stop_button(slack, "general", root), "stop_turn")
     await wait_finished(slack, "general", root)
-    await slack.press_button("ana", "general", running.ts, "new_session")
+    answer = next(m for m in bot_messages(slack, "general", root) if "new_session" in str(m.blocks))
+    await slack.press_button("ana", "general", answer.ts, "new_session")
     await wait_for_text(slack, "general", root, "started a new session")
     await slack.wait_for(lambda: made[0] not in claude.files, what="the stopped turn's file deleted")
 
