@@ -6,18 +6,18 @@ from bot.store.commands import SlashCommand
 from bot.store.database import Database
 from bot.store.fencing import TurnFenced
 from bot.store.migrate import SchemaBehind, ensure_schema
-from bot.store.repository import (
+from bot.store.records import (
     Enqueued,
     InboxItem,
     InterruptedTurn,
     Resumed,
-    Store,
     StoredFile,
     ThreadState,
     TurnStart,
     UnsureTurn,
     UsageSummary,
 )
+from bot.store.repository import Store
 
 __all__ = [
     "Database",

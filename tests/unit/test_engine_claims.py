@@ -21,7 +21,7 @@ from bot.model import Inbound, InboundKind, ThreadKey, TurnOutcome, Usage
 from bot.slack.surface import SlackSurface
 from bot.store import Enqueued, Store, TurnStart, open_store
 from bot.store.arrivals import Arrivals
-from bot.store.repository import InboxItem, ThreadState
+from bot.store.records import InboxItem, ThreadState
 
 KEY = ThreadKey("T1", "C1", "100.000001")
 
