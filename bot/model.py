@@ -180,8 +180,14 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
+    cache_write_tokens: int = 0  # all cache writes; `cache_write_1h_tokens` of them with the 1-hour TTL
     requests: int = 0
+    cache_write_1h_tokens: int = 0
+    web_search_requests: int = 0
+    # Set by the engine, which knows the prices (bot/governance/pricing.py): micro-dollars, and the
+    # sandbox time billed for the turn.
+    cost_micros: int = 0
+    container_seconds: int = 0
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -190,6 +196,10 @@ class Usage:
             self.cache_read_tokens + other.cache_read_tokens,
             self.cache_write_tokens + other.cache_write_tokens,
             self.requests + other.requests,
+            self.cache_write_1h_tokens + other.cache_write_1h_tokens,
+            self.web_search_requests + other.web_search_requests,
+            self.cost_micros + other.cost_micros,
+            self.container_seconds + other.container_seconds,
         )
 
     @property

@@ -217,12 +217,21 @@ def _usage(start: dict[str, Any], final: dict[str, Any]) -> Usage:
             value = start.get(name)
         return int(value or 0)
 
+    def nested(name: str, field: str) -> int:
+        value = (final.get(name) or {}).get(field)
+        if value is None:
+            value = (start.get(name) or {}).get(field)
+        return int(value or 0)
+
     return Usage(
         input_tokens=pick("input_tokens"),
         output_tokens=pick("output_tokens"),
         cache_read_tokens=pick("cache_read_input_tokens"),
         cache_write_tokens=pick("cache_creation_input_tokens"),
         requests=1,
+        # Priced apart: 1-hour writes cost twice the input price, 5-minute ones 1.25 times.
+        cache_write_1h_tokens=nested("cache_creation", "ephemeral_1h_input_tokens"),
+        web_search_requests=nested("server_tool_use", "web_search_requests"),
     )
 
 

@@ -134,7 +134,13 @@ def chunked(items: list[T]) -> list[list[T]]:
 
 
 def usage_row(
-    turn_id: str, key: ThreadKey, user_id: str, model: str, turn_usage: Usage, now: float
+    turn_id: str,
+    key: ThreadKey,
+    user_id: str,
+    model: str,
+    turn_usage: Usage,
+    now: float,
+    outcome: str | None = None,
 ) -> dict[str, Any]:
     return {
         "turn_id": turn_id,
@@ -149,6 +155,11 @@ def usage_row(
         "cache_write_tokens": turn_usage.cache_write_tokens,
         "requests": turn_usage.requests,
         "created_at": now,
+        "cache_write_1h_tokens": turn_usage.cache_write_1h_tokens,
+        "web_search_requests": turn_usage.web_search_requests,
+        "container_seconds": turn_usage.container_seconds,
+        "cost_micros": turn_usage.cost_micros,
+        "outcome": outcome,
     }
 
 

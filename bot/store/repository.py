@@ -2,7 +2,8 @@
 
 `Store` puts together the parts, one module per concern, which share the database and the hot-path
 statements (base.py): the inbox (inbox.py), turns (turns.py), leases (leases.py), the conversation
-(history.py), files (thread_files.py) and accounting (accounting.py); records.py holds what they take
+(history.py), files (thread_files.py), accounting (accounting.py), the audit log (audit.py) and
+per-channel settings (channel_settings.py); records.py holds what they take
 and return. Each public method is one transaction, so the engine's hot path costs a handful of short
 writes per turn. Inbound messages are written in small group commits (`enqueue`): a burst of events
 from Slack becomes one INSERT, which keeps Socket Mode acks fast even on SQLite.
@@ -23,6 +24,8 @@ from sqlalchemy.engine import Connection
 
 from bot.store.accounting import AccountingStore
 from bot.store.arrivals import Arrivals
+from bot.store.audit import AuditStore
+from bot.store.channel_settings import ChannelSettingsStore
 from bot.store.commands import Commands
 from bot.store.database import Database
 from bot.store.history import HistoryStore
@@ -37,7 +40,9 @@ from bot.store.thread_files import FileStore
 from bot.store.twins import Twins
 
 
-class Store(InboxStore, LeaseStore, HistoryStore, FileStore, AccountingStore):
+class Store(
+    InboxStore, LeaseStore, HistoryStore, FileStore, AccountingStore, AuditStore, ChannelSettingsStore
+):
     def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
         self.db = db
         self.sql = Statements(db.insert, numbered=not db.is_sqlite)

@@ -191,6 +191,41 @@ usage = Table(
     Column("cache_write_tokens", BigInteger, nullable=False),
     Column("requests", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
+    # What the turn cost (bot/governance/pricing.py): the 1-hour part of its cache writes, its web
+    # searches, the sandbox time billed for it, and the total in micro-dollars.
+    Column("cache_write_1h_tokens", BigInteger, nullable=False, default=0),
+    Column("web_search_requests", Integer, nullable=False, default=0),
+    Column("container_seconds", Integer, nullable=False, default=0),
+    Column("cost_micros", BigInteger, nullable=False, default=0),
+    Column("outcome", String(16)),
 )
 Index("ix_usage_user_created", usage.c.user_id, usage.c.created_at)
 Index("ix_usage_thread", usage.c.thread_key)
+Index("ix_usage_channel_created", usage.c.channel_id, usage.c.created_at)
+Index("ix_usage_created", usage.c.created_at)
+
+# Who did what to which thread, and what admins changed: Stop, New session, Retry, access denied,
+# budget changes, data queries. Kept for people to read (the Home tab) and for the operator.
+audit = Table(
+    "audit",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(32), nullable=False),  # a Slack user id, or "bot"
+    Column("action", String(32), nullable=False),
+    Column("thread_key", String(200)),
+    Column("channel_id", String(32)),
+    Column("detail", Text, nullable=False, default="{}"),  # JSON
+)
+Index("ix_audit_at", audit.c.at)
+Index("ix_audit_thread", audit.c.thread_key)
+
+# Per-channel settings an admin changed (budgets now; the channel's assistant later), as JSON.
+channel_settings = Table(
+    "channel_settings",
+    metadata,
+    Column("channel_id", String(32), primary_key=True),
+    Column("values", Text, nullable=False),
+    Column("updated_by", String(32), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

@@ -265,7 +265,7 @@ class TurnStore(StoreBase):
             if answer_ts is not None:
                 conn.execute(sql.answered, p)
             if turn_usage.requests:
-                conn.execute(sql.add_usage, usage_row(turn_id, key, user_id, model, turn_usage, now))
+                conn.execute(sql.add_usage, usage_row(turn_id, key, user_id, model, turn_usage, now, outcome))
             kept = conn.execute(sql.release_unless_waiting, p).first()
             return kept is not None and kept.lease_owner is not None
 
@@ -281,7 +281,7 @@ class TurnStore(StoreBase):
         they were spent all the same, and the operator's usage record must show them."""
         if not turn_usage.requests:
             return
-        row = usage_row(turn_id, key, user_id, model, turn_usage, time.time())
+        row = usage_row(turn_id, key, user_id, model, turn_usage, time.time(), "lost")
         await self.db.write(lambda conn: conn.execute(self.sql.add_usage, row))
 
     async def running_turns(self, user_id: str | None = None) -> list[tuple[ThreadKey, float]]:
