@@ -20,14 +20,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
-from bot.config import (
-    SettingsError,
-    load_settings,
-    readme_with_settings,
-    redact_url,
-    settings_table,
-    url_password,
-)
+from bot.config import SettingsError, load_settings
+from bot.logs import redact_url, url_password
+from bot.settings_doc import readme_with_settings, settings_table
 from bot.slack.errors import explain_exception
 
 log = logging.getLogger("bot")

@@ -7,14 +7,18 @@ names the variable and says what to put there, because a traceback is no help to
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.governance.budgets import budget_timezone
+from bot.governance.pricing import with_overrides
+from bot.logs import redact_url
 
 DEFAULT_MODEL = "claude-sonnet-5"
 # The Files API refuses anything bigger (anthropic-code-execution.md §5).
@@ -213,11 +217,100 @@ class Settings(BaseSettings):
         description="Processed-event keys and finished inbox rows older than this are pruned.",
     )
 
+    # --- Who may use it (bot/governance/access.py) --------------------------------------------------
+    admins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Slack user ids (comma-separated) of the bot's admins: they see spend on the Home tab, "
+        "change channel budgets, may start a new session in any thread, and are named in refusals.",
+    )
+    allowed_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Only these Slack user ids may use the bot (with `ALLOWED_USERGROUPS`); empty: everyone.",
+    )
+    allowed_usergroups: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Members of these user groups (`S...` ids) may use the bot; needs the `usergroups:read` scope.",
+    )
+    allowed_channels: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The bot answers only in these channel ids; empty: in every channel it is in (DMs: `ALLOW_DMS`).",
+    )
+    allowed_teams: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Other organisations' workspace ids (`T...`) whose people may use the bot in channels shared "
+        "over Slack Connect.",
+    )
+    allow_dms: bool = Field(default=True, description="Answer direct messages and the Messages tab.")
+    allow_guests: bool = Field(
+        default=False, description="Let guests (multi- and single-channel guest accounts) use the bot."
+    )
+    allow_external_users: bool = Field(
+        default=False,
+        description="Let everyone from other organisations use the bot in Slack Connect channels "
+        "(otherwise only `ALLOWED_TEAMS`).",
+    )
+
+    # --- What it may spend (bot/governance/budgets.py, pricing.py) -----------------------------------
+    budget_user_daily_usd: float | None = Field(
+        default=None, ge=0, description="Most one person may spend a day."
+    )
+    budget_user_monthly_usd: float | None = Field(
+        default=None, ge=0, description="Most one person may spend a month."
+    )
+    budget_channel_daily_usd: float | None = Field(
+        default=None, ge=0, description="Most one channel may spend a day (an admin can set it per channel)."
+    )
+    budget_channel_monthly_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Most one channel may spend a month (an admin can set it per channel).",
+    )
+    budget_workspace_daily_usd: float | None = Field(
+        default=None, ge=0, description="Most the whole workspace may spend a day."
+    )
+    budget_workspace_monthly_usd: float | None = Field(
+        default=None, ge=0, description="Most the whole workspace may spend a month."
+    )
+    spend_ceiling_hourly_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Circuit breaker: the most the workspace may spend in any 60 minutes; past it no request "
+        "is sent until spend falls back.",
+    )
+    budget_timezone: str = Field(
+        default="UTC", description="Time zone of budget days and months (IANA name)."
+    )
+    budget_warn_fraction: float = Field(
+        default=0.2, ge=0, le=1, description="Tell people when less than this share of a budget is left."
+    )
+    model_prices: str = Field(
+        default="",
+        description='Price overrides, JSON: `{"claude-sonnet-5": {"input": 2, "output": 10, "cache_read": '
+        "0.2}}` (USD per million tokens; fields input, output, cache_write_5m, cache_write_1h, cache_read).",
+    )
+    container_hour_usd: float = Field(
+        default=0.05, ge=0, description="Price of an hour of code-execution sandbox time."
+    )
+    container_free_hours: float = Field(
+        default=1550.0,
+        ge=0,
+        description="Sandbox hours Anthropic gives free each month (per organisation; set 0 if other apps use them).",
+    )
+
     # --- Operations ------------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field(default="text", description="`json` for structured logs.")
 
-    @field_validator("tools_modules", "slack_file_hosts", mode="before")
+    @field_validator(
+        "tools_modules",
+        "slack_file_hosts",
+        "admins",
+        "allowed_users",
+        "allowed_usergroups",
+        "allowed_channels",
+        "allowed_teams",
+        mode="before",
+    )
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -253,6 +346,28 @@ class Settings(BaseSettings):
     def _db_url(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("budget_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            budget_timezone(value)
+        except (ValueError, KeyError) as exc:
+            raise ValueError("must be an IANA time zone name such as UTC or Europe/Berlin") from exc
+        return value
+
+    @field_validator("model_prices")
+    @classmethod
+    def _prices(cls, value: str) -> str:
+        if value.strip():
+            try:
+                overrides = json.loads(value)
+                if not isinstance(overrides, dict):
+                    raise ValueError("must be a JSON object of model names")
+                with_overrides(overrides)
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise ValueError(f'must be JSON like {{"claude-sonnet-5": {{"input": 2}}}}: {exc}') from exc
         return value
 
     @field_validator("slash_command")
@@ -304,7 +419,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str = str(Settings.model_fields["database_url"].default)
 
 
-def _env_name(field: str) -> str:
+def env_name(field: str) -> str:
     return field.upper()
 
 
@@ -333,58 +448,8 @@ def load_settings(env_file: str | None = ".env") -> Settings:
                     else f" ({redact_url(str(err.get('input')))!r})"
                 )
                 problem = f"is invalid{shown}: {str(err.get('msg', '')).removeprefix('Value error, ')}"
-            lines.append(f"Setting error: {_env_name(field)} {problem}. {hint}".rstrip())
+            lines.append(f"Setting error: {env_name(field)} {problem}. {hint}".rstrip())
         raise SettingsError(lines) from None
-
-
-def settings_table() -> str:
-    """The README's settings table, generated from `Settings` so the two never drift apart."""
-    rows = ["| variable | default | what it does |", "|---|---|---|"]
-    for name, info in Settings.model_fields.items():
-        if info.is_required():
-            default = "*(required)*"
-        elif info.default_factory is not None:
-            default = "*(empty)*"
-        elif info.default is None:
-            default = "*(unset)*"
-        elif info.default == "":
-            default = "*(empty)*"
-        elif isinstance(info.default, bool):
-            default = f"`{str(info.default).lower()}`"
-        else:
-            default = f"`{info.default}`"
-        description = (info.description or "").replace("|", "\\|")
-        rows.append(f"| `{_env_name(name)}` | {default} | {description} |")
-    return "\n".join(rows) + "\n"
-
-
-README_START = "<!-- settings:start -->"
-README_END = "<!-- settings:end -->"
-
-
-def readme_with_settings(readme: str) -> str:
-    """The README with its settings section replaced by the table generated from `Settings`."""
-    head, start, rest = readme.partition(README_START)
-    _, end, tail = rest.partition(README_END)
-    if not start or not end:
-        raise ValueError(f"the README has no {README_START} ... {README_END} section")
-    return f"{head}{README_START}\n{settings_table()}{README_END}{tail}"
-
-
-def redact_url(value: str) -> str:
-    """`value` with the password of any URL in it replaced by `***` (for messages and logs)."""
-    return _URL_PASSWORD.sub(r"\1***\2", value)
-
-
-def url_password(url: str) -> str | None:
-    """The password in a URL (to mask it in the log), if there is one."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
-
-
-_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(@)", re.IGNORECASE)
 
 
 def data_dir_for(database_url: str) -> Path | None:

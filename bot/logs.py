@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 import time
+from urllib.parse import urlsplit
 
 thread_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("thread", default=None)
 turn_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("turn", default=None)
@@ -92,3 +93,19 @@ def configure(level: str, fmt: str) -> None:
     # The SDKs are chatty at INFO/DEBUG and may print request details; keep them quiet.
     for noisy in ("slack_bolt", "slack_sdk", "anthropic", "httpx", "httpx2", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+
+
+def redact_url(value: str) -> str:
+    """`value` with the password of any URL in it replaced by `***` (for messages and logs)."""
+    return _URL_PASSWORD.sub(r"\1***\2", value)
+
+
+def url_password(url: str) -> str | None:
+    """The password in a URL (to mask it in the log), if there is one."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*(@)", re.IGNORECASE)

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from bot import logs
-from bot.config import Settings, SettingsError, load_settings, readme_with_settings, redact_url, url_password
+from bot.config import Settings, SettingsError, load_settings
+from bot.logs import redact_url, url_password
+from bot.settings_doc import readme_with_settings
 
 ROOT = Path(__file__).parent.parent.parent
 GOOD = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "ANTHROPIC_API_KEY": "sk-ant-1"}
