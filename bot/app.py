@@ -23,6 +23,7 @@ from bot import metrics
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
 from bot.engine import Engine, TurnRunner, new_owner_id
+from bot.governance.spend import SpendTracker
 from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
 from bot.slack.commands import CommandIntake
 from bot.slack.errors import error_code
@@ -182,7 +183,9 @@ async def build(settings: Settings) -> BotApp:
         tools = ToolRegistry()
         register_builtin(tools)
         tools.load_modules(settings.tools_modules)
-        runner = TurnRunner(settings, store, surface, claude, tools, owner=new_owner_id())
+        runner = TurnRunner(
+            settings, store, surface, claude, tools, SpendTracker(settings, store), owner=new_owner_id()
+        )
         engine = Engine(settings, store, surface, claude, runner)
         authorized = AuthorizeResult(
             enterprise_id=auth.get("enterprise_id"),

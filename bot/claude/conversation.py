@@ -26,7 +26,14 @@ from typing import Any, Protocol
 from bot import metrics
 from bot.claude.api import ClaudeApi, ResponseCutOff
 from bot.claude.errors import ClaudeError, ContainerGone, ContainerInDoubt
-from bot.claude.request import Block, Message, build_request, merge_consecutive, repair_history
+from bot.claude.request import (
+    Block,
+    Message,
+    build_request,
+    estimate_tokens,
+    merge_consecutive,
+    repair_history,
+)
 from bot.claude.stream import ModelResponse
 from bot.model import (
     Notice,
@@ -85,6 +92,10 @@ class TurnHooks(Protocol):
 
     async def reattach_blocks(self) -> list[Block]: ...
 
+    async def before_request(self, prompt_tokens: int, max_tokens: int) -> str | None:
+        """Whether the next request may be sent (budgets): None, or the line that ends the turn
+        before it. `prompt_tokens`: its estimated prompt size."""
+
     async def record_outputs(self, file_ids: list[str]) -> None:
         """Files the sandbox made, recorded as soon as they appear (so they are deleted with the
         thread's files whatever becomes of the turn)."""
@@ -102,6 +113,9 @@ class TurnInput:
     # why the last of them stopped. The loop goes on from there rather than asking again.
     resumed: list[Message] = field(default_factory=list)
     resumed_stop: str | None = None
+    # The first request's estimated prompt tokens (0: not estimated); later ones are estimated from
+    # the usage of the response before them.
+    prompt_estimate: int = 0
 
 
 class _Output:
@@ -155,6 +169,7 @@ class Conversation:
         cut_offs = 0  # responses in a row that broke off
         in_doubt: ContainerInDoubt | None = None
         previous_len = 0  # messages in this turn's previous request
+        prompt_tokens = turn.prompt_estimate  # the last request's prompt, as reported, once known
         if turn.resumed:
             done = await self._resume(state, turn, hooks)
             if done is not None:
@@ -171,7 +186,11 @@ class Conversation:
                 container_id=state.container_id,
                 previous_len=previous_len,
             )
+            estimate = prompt_tokens + (estimate_tokens(messages[previous_len:]) if previous_len else 0)
             previous_len = len(messages)
+            blocked = await hooks.before_request(estimate, self.max_tokens)
+            if blocked is not None:
+                return self._result(state, TurnOutcome.LIMIT, blocked)
             out.response_chars = 0
             try:
                 response = await self.api.stream(body, out.emit, deadline=turn.deadline)
@@ -216,6 +235,7 @@ class Conversation:
             await out.answered()
             cut_offs = 0
             hooks.count(response.usage)
+            prompt_tokens = response.usage.total_input
             if response.container_id:
                 state.container_id = response.container_id
             if response.stop_reason == "refusal":

@@ -35,9 +35,11 @@ from bot.claude.request import (
 from bot.config import Settings
 from bot.engine.control import RESTART_NOTICE, TurnControl, TurnSuspended, continues, uncancel
 from bot.engine.files_in import FilesIn
+from bot.governance.spend import SpendTracker, TurnSpend, container_seconds
 from bot.model import (
     InboundFile,
     Notice,
+    StepStarted,
     ThreadKey,
     ToolOutput,
     TurnEvent,
@@ -63,10 +65,12 @@ class TurnRunner:
         slack: SlackSurface,
         claude: ClaudeApi,
         tools: ToolRegistry,
+        spend: SpendTracker,
         *,
         owner: str,
     ) -> None:
         self.owner = owner
+        self.spend = spend
         self.settings = settings
         self.store = store
         self.slack = slack
@@ -251,17 +255,21 @@ class TurnRunner:
     ) -> bool:
         # Every response of the turn, also of one that ended early (stopped, failed, timed out).
         self._count_tokens(hooks.usage)
-        return await self.store.finish_turn(
-            turn_id,
-            key,
-            owner=self.owner,
-            outcome=result.outcome.value,
-            user_id=asker,
-            model=self.settings.claude_model,
-            turn_usage=hooks.usage,
-            requeue=requeue,
-            answer_ts=reply.posted_ts[-1] if reply.posted_ts else None,
-        )
+        await hooks.bill_sandbox()
+        try:
+            return await self.store.finish_turn(
+                turn_id,
+                key,
+                owner=self.owner,
+                outcome=result.outcome.value,
+                user_id=asker,
+                model=self.settings.claude_model,
+                turn_usage=hooks.usage,
+                requeue=requeue,
+                answer_ts=reply.posted_ts[-1] if reply.posted_ts else None,
+            )
+        finally:
+            hooks.spent()
 
     async def _close(self, reply: ThreadReply, result: TurnResult, *, retry: bool) -> None:
         closing = result.message
@@ -285,6 +293,9 @@ class TurnRunner:
                 )
         if events:
             await reply.handle(events)
+        refused = await hooks.start_spending()
+        if refused is not None:
+            return TurnResult(TurnOutcome.LIMIT, message=refused)
 
         history = repair_history(list(start.history))
         if self.settings.file_retention_days is not None:
@@ -330,9 +341,14 @@ class TurnRunner:
             deadline=hooks.deadline,
             resumed=list(saved[1:]),
             resumed_stop=start.resumed.stop_reason if start.resumed is not None else None,
+            # Only needed, and only worth a pass over the history, when a budget may stop a request.
+            prompt_estimate=estimate_tokens([history, content]) if hooks.budgeted else 0,
         )
+        if any(b.get("type") == "container_upload" for b in content):
+            hooks.sandbox_used = True  # preloaded files are billed even when no code runs
         result = await self.conversation.run(turn, hooks)
         problems = await self._files_out(key, result, reply)
+        problems += await hooks.budget_notes()
         if problems:
             result.message = "\n".join(filter(None, [*problems, result.message]))
         return result
@@ -466,9 +482,73 @@ class _Hooks:
         self.saved = start.resumed is not None and bool(start.resumed.messages)
         self.usage = Usage()
         self.deadline: float | None = None  # the turn's end, on the event loop's clock
+        self.budget: TurnSpend | None = None
+        self.sandbox_used = False  # code ran, or files were attached: the turn pays sandbox time
+        self._first_request: float | None = None
+        self._last_response: float | None = None
 
     async def emit(self, events: list[TurnEvent]) -> None:
+        if not self.sandbox_used and any(isinstance(e, StepStarted) for e in events):
+            self.sandbox_used = True
         await self.reply.handle(events)
+
+    # --- spending (bot/governance/spend.py) ------------------------------------------------------
+
+    @property
+    def budgeted(self) -> bool:
+        return self.budget is not None and bool(self.budget.limits)
+
+    async def start_spending(self) -> str | None:
+        """The turn's budgets (the channel's own, set by an admin, in place); the line that refuses
+        the turn when one is spent already, else None."""
+        tracker = self.runner.spend
+        asker = self.start.items[-1].user_id
+        channel = self.start.thread.key.channel_id
+        limits = await tracker.limits_for(channel)
+        self.budget = tracker.turn(asker, channel, limits)
+        if not limits:
+            return None
+        verdict = await tracker.verdict(asker, channel, limits)
+        if verdict.exceeded is None:
+            return None
+        log.info("turn refused: the budget %s is spent", verdict.exceeded.key)
+        return tracker.refusal(verdict.exceeded, mid_turn=False)
+
+    async def before_request(self, prompt_tokens: int, max_tokens: int) -> str | None:
+        if self._first_request is None:
+            self._first_request = time.monotonic()
+        if self.budget is None:
+            return None
+        exceeded = await self.budget.may_send(prompt_tokens, max_tokens)
+        if exceeded is None:
+            return None
+        log.info("turn stopped before a request: the budget %s would be passed", exceeded.key)
+        return self.runner.spend.refusal(exceeded, mid_turn=self.usage.requests > 0)
+
+    async def budget_notes(self) -> list[str]:
+        """A line for each of the person's budgets running low (said once per period)."""
+        if not self.budgeted or self.budget is None:
+            return []
+        tracker = self.runner.spend
+        verdict = await tracker.verdict(self.budget.user_id, self.budget.channel_id, self.budget.limits)
+        return tracker.low_lines(self.budget.user_id, self.budget.channel_id, verdict)
+
+    async def bill_sandbox(self) -> None:
+        """Add the sandbox time the turn is billed for (from its first request to its last response,
+        at least the 5-minute minimum; none when no code ran and no file was attached)."""
+        if not self.sandbox_used or self._first_request is None:
+            return
+        active = (self._last_response or time.monotonic()) - self._first_request
+        seconds = container_seconds(active, used_sandbox=True)
+        self.usage = self.usage + Usage(
+            container_seconds=seconds, cost_micros=await self.runner.spend.container_cost(seconds)
+        )
+
+    def spent(self) -> None:
+        """The turn's cost is in the store now: checks read it from there."""
+        if self.budget is not None:
+            self.budget.close()
+        self.runner.spend.forget()
 
     async def save(
         self,
@@ -497,7 +577,8 @@ class _Hooks:
             raise TurnSuspended
 
     def count(self, usage: Usage) -> None:
-        self.usage = self.usage + usage
+        self._last_response = time.monotonic()
+        self.usage = self.usage + (self.budget.count(usage) if self.budget is not None else usage)
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput:
         asker = self.start.items[-1].user_id

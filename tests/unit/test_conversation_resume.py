@@ -59,6 +59,9 @@ class Hooks:
     async def record_outputs(self, file_ids: list[str]) -> None:
         return None
 
+    async def before_request(self, prompt_tokens: int, max_tokens: int) -> str | None:
+        return None
+
 
 @pytest.mark.parametrize(
     ("saved", "stop", "requests", "tools", "last_sent", "text"),
