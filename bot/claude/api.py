@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 
 import aiohttp
 import anthropic
-from anthropic import AsyncAnthropic
+from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
 
 from bot import metrics
 from bot.claude.errors import (
@@ -124,12 +124,19 @@ class ClaudeApi:
             max_retries=max_retries,
             timeout=timeout,
             default_headers={"anthropic-version": ANTHROPIC_VERSION},
+            # The SDK's client follows redirects, and a redirect keeps every header but
+            # `Authorization` when it changes origin: an SDK that sends the key as `x-api-key` (older
+            # ones did) would hand it to whatever host the redirect names. The API does not redirect.
+            http_client=DefaultAsyncHttpxClient(follow_redirects=False),
         )
         self._headers = {**self.client.auth_headers, "anthropic-version": ANTHROPIC_VERSION}
         self._session: aiohttp.ClientSession | None = None
         self._max_connections = max_connections
 
     def _http(self) -> aiohttp.ClientSession:
+        """The session for streams and file bodies. Every request on it carries the API key and is sent
+        with `allow_redirects=False`: aiohttp drops only `Authorization` on a redirect to another
+        origin, so a followed redirect could hand the key (in any other header) to another host."""
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
@@ -178,7 +185,7 @@ class ClaudeApi:
         headers = {**self._headers, "content-type": "application/json", "accept": "text/event-stream"}
         try:
             async with self._http().post(
-                f"{self.base_url}/v1/messages", data=payload, headers=headers
+                f"{self.base_url}/v1/messages", data=payload, headers=headers, allow_redirects=False
             ) as resp:
                 request_id = resp.headers.get("request-id")
                 if resp.status != 200:
@@ -238,7 +245,9 @@ class ClaudeApi:
                 form.add_field(
                     "file", handle, filename=filename, content_type=mime_type or "application/octet-stream"
                 )
-                async with self._http().post(url, data=form, headers=self._headers) as resp:
+                async with self._http().post(
+                    url, data=form, headers=self._headers, allow_redirects=False
+                ) as resp:
                     text = await resp.text()
                     if resp.status == 200:
                         return _uploaded(text, filename)
@@ -292,7 +301,9 @@ class ClaudeApi:
             "Content-Type": f"multipart/form-data; boundary={boundary}",
             "Content-Length": str(len(head) + size + len(tail)),
         }
-        async with self._http().post(f"{self.base_url}/v1/files", data=body(), headers=headers) as resp:
+        async with self._http().post(
+            f"{self.base_url}/v1/files", data=body(), headers=headers, allow_redirects=False
+        ) as resp:
             text = await resp.text()
             if resp.status != 200:
                 failure = parse_failure(resp.status, text, resp.headers)
@@ -310,7 +321,7 @@ class ClaudeApi:
         """Stream a generated file to `dest`; returns its size. Refuses files over `max_bytes`."""
         url = f"{self.base_url}/v1/files/{file_id}/content"
         try:
-            async with self._http().get(url, headers=self._headers) as resp:
+            async with self._http().get(url, headers=self._headers, allow_redirects=False) as resp:
                 if resp.status != 200:
                     failure = parse_failure(resp.status, await resp.text(), resp.headers)
                     raise ClaudeError(_download_message(failure), detail=f"download of {file_id}: {failure}")
