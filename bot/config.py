@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     tmp_dir: Path | None = Field(
         default=None, description="Where downloads are staged on their way through (default: system temp)."
     )
+    spool_max_mb: float = Field(
+        default=2048.0,
+        gt=0,
+        description="Most attachment bytes staged on disk at once, in MB (all turns together); a download "
+        "waits for room past it.",
+    )
 
     # --- Engine ----------------------------------------------------------------------------------
     max_concurrent_turns: int = Field(

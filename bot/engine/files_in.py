@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bot import media
+from bot.bounds import ByteRoom
 from bot.claude import visuals
 from bot.claude.api import ClaudeApi, FileInfo
 from bot.claude.content import SandboxFile, file_blocks, safe_name
@@ -44,6 +45,7 @@ class FilesIn:
         self.store = store
         self.slack = slack
         self.claude = claude
+        self.spool_room = ByteRoom(int(settings.spool_max_mb * 1024 * 1024))
 
     async def take(
         self,
@@ -125,6 +127,8 @@ class FilesIn:
         name = safe_name(f.name, taken_names)
         taken_names.add(name)
         async with (
+            # Room on disk first (bot/bounds.py): its size when Slack says it, else the largest allowed.
+            self.spool_room.reserve(f.size or self.settings.max_file_bytes),
             self.slack.open_file(f, max_bytes=self.settings.max_file_bytes) as download,
             Spool(self.settings.tmp_dir) as spool,
         ):

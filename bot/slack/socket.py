@@ -23,10 +23,12 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
+from bot.bounds import MAX_STORING_EVENTS, Full, Throttled
 from bot.slack.inbound import Candidate
 from bot.slack.intake import MESSAGE_EVENTS, Intake
 
 log = logging.getLogger(__name__)
+_full = Throttled(log)
 
 
 def message_envelope(frame: str) -> tuple[str, dict[str, Any]] | None:
@@ -67,6 +69,10 @@ class MessageFastClient(SocketModeClient):
         if candidate is None:
             await self._ack(envelope_id)
             return
+        if len(self._storing) >= MAX_STORING_EVENTS:
+            # Not acknowledged: Slack delivers it again once the bot has caught up (bot/bounds.py).
+            _full.warning("too many events are being stored: new ones are left for Slack to deliver again")
+            return
         task = asyncio.create_task(self._store_then_ack(envelope_id, candidate))
         self._storing.add(task)
         task.add_done_callback(self._storing.discard)
@@ -74,6 +80,8 @@ class MessageFastClient(SocketModeClient):
     async def _store_then_ack(self, envelope_id: str, candidate: Candidate) -> None:
         try:
             await self.intake.store_candidate(candidate)
+        except Full:
+            return  # logged where it filled up; not acknowledged, Slack delivers it again
         except Exception:
             # Not stored, so not acknowledged: Slack delivers it again.
             log.exception("could not store an incoming message; leaving it unacknowledged for redelivery")

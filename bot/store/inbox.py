@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
+from bot.bounds import MAX_PENDING_INBOX, Full, Throttled
 from bot.model import Inbound, InboundKind, ThreadKey
 from bot.store.bad_rows import describe, refused_row, sanitised
 from bot.store.database import INBOX
@@ -32,6 +33,7 @@ from bot.store.turns import TurnStore
 from bot.store.twins import join_in_batch
 
 log = logging.getLogger(__name__)
+_full = Throttled(log)
 
 # A batch this small also claims its threads' turns in its own transaction (see InboxStore.enqueue).
 SMALL_BATCH = 8
@@ -71,6 +73,11 @@ class InboxStore(TurnStore):
         thread that already exists is then left to the worker)."""
         if self.twins.absorb(inbound):
             return Enqueued(new=False, thread_busy=False)
+        if len(self._pending) >= MAX_PENDING_INBOX:
+            # The database is not keeping up: this message is not stored, so not acknowledged, and
+            # Slack delivers it again later (bot/bounds.py).
+            _full.warning("the inbox is full: messages are left for Slack to deliver again")
+            raise Full("the inbox is full")
         item = _PendingEnqueue(inbound, claim_for, in_conversation_only)
         self._pending.append(item)
         if self._flusher is None or self._flusher.done():

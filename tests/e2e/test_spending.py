@@ -22,8 +22,8 @@ SONNET_5 = {"input": 2.0, "output": 10.0, "write_5m": 2.5, "write_1h": 4.0, "rea
 def by_hand(usage: dict[str, Any]) -> int:
     written_1h = usage["cache_creation"]["ephemeral_1h_input_tokens"]
     written_5m = usage["cache_creation_input_tokens"] - written_1h
-    return int(
-        round(
+    return round(
+        float(
             SONNET_5["input"] * usage["input_tokens"]
             + SONNET_5["output"] * usage["output_tokens"]
             + SONNET_5["read"] * usage["cache_read_input_tokens"]

@@ -6,8 +6,11 @@ import asyncio
 import time
 from dataclasses import replace
 
+import pytest
+
+from bot.bounds import Full
 from bot.model import Inbound, InboundKind, ThreadKey
-from bot.store import Store
+from bot.store import Store, inbox
 from bot.store.inbox import SMALL_BATCH
 from bot.store.statements import ENQUEUE_CHUNK
 from tests.store.helpers import KEY, OTHER, claim, finish, msg
@@ -175,3 +178,13 @@ async def test_prune_keeps_what_live_leases_need(store: Store) -> None:
     removed = await store.prune(time.time() + 1)
     assert removed == 2  # the processed event and OTHER's finished row; KEY's claimed row stays
     assert await store.mark_event_processed("Ev9")
+
+
+async def test_a_full_inbox_refuses_so_slack_delivers_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inbox, "MAX_PENDING_INBOX", 0)
+    with pytest.raises(Full):
+        await store.enqueue(msg("100.000001"))
+    monkeypatch.setattr(inbox, "MAX_PENDING_INBOX", 10)
+    assert (await store.enqueue(msg("100.000001"))).new
