@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
 from bot.config import SettingsError, load_settings
+from bot.connectors.sources import SourcesError
 from bot.logs import redact_url, url_password
 from bot.settings_doc import readme_with_settings, settings_table
 from bot.slack.errors import explain_exception
@@ -69,6 +70,10 @@ async def _run() -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         bot = await build(settings)
+    except SourcesError as exc:
+        for line in str(exc).splitlines():
+            print(f"Cannot start: {redact_url(line)}", file=sys.stderr)
+        return 2
     except SlackApiError as exc:
         explained = explain_exception(exc, "auth.test")
         print(f"Cannot start: {explained.operator}", file=sys.stderr)

@@ -22,6 +22,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import metrics
 from bot.claude.api import ClaudeApi
 from bot.config import Settings
+from bot.connectors.sources import load_sources
+from bot.connectors.sql import SqlRunner
+from bot.connectors.tools import QueryAudit
+from bot.connectors.tools import register as register_connectors
 from bot.engine import Engine, TurnRunner, new_owner_id
 from bot.governance.spend import SpendTracker
 from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
@@ -88,6 +92,7 @@ class BotApp:
     identity: BotIdentity
     intake: Intake
     commands: CommandIntake
+    sql: SqlRunner
     socket_handler: SocketHandler | None = None
     http_runner: web.AppRunner | None = None
     metrics_runner: web.AppRunner | None = None
@@ -128,6 +133,7 @@ class BotApp:
         await self.gauges.stop()
         await self.engine.shutdown(self.settings.shutdown_grace_seconds)
         await self.claude.close()
+        await self.sql.close()
         await self.session.close()
         await self.store.close()
 
@@ -182,6 +188,23 @@ async def build(settings: Settings) -> BotApp:
         )
         tools = ToolRegistry()
         register_builtin(tools)
+        sql = SqlRunner(load_sources(str(settings.data_sources_file) if settings.data_sources_file else None))
+
+        async def audit_query(query: QueryAudit) -> None:
+            await store.audit(
+                query.user_id,
+                "query",
+                thread=query.thread,
+                detail={
+                    "source": query.source,
+                    "statement": query.statement,
+                    "rows": query.rows,
+                    "ms": query.elapsed_ms,
+                    "outcome": query.outcome,
+                },
+            )
+
+        register_connectors(tools, sql, audit=audit_query)
         tools.load_modules(settings.tools_modules)
         runner = TurnRunner(
             settings, store, surface, claude, tools, SpendTracker(settings, store), owner=new_owner_id()
@@ -245,7 +268,7 @@ async def build(settings: Settings) -> BotApp:
         await session.close()
         await store.close()
         raise
-    return BotApp(settings, store, session, client, claude, engine, bolt, identity, intake, commands)
+    return BotApp(settings, store, session, client, claude, engine, bolt, identity, intake, commands, sql)
 
 
 async def start_http(bot: BotApp, port: int) -> web.AppRunner:

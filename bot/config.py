@@ -138,6 +138,12 @@ class Settings(BaseSettings):
         "(each exposes `register(registry)`).",
     )
 
+    data_sources_file: Path | None = Field(
+        default=None,
+        description="YAML file declaring read-only SQL data sources Claude's code may query "
+        "(`sql_query`; see README, Company data).",
+    )
+
     # --- Slack behaviour -------------------------------------------------------------------------
     slash_command: str = Field(default="/claude", description="Name of the slash command.")
     only_when_mentioned: bool = Field(

@@ -15,6 +15,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.claude.api import ClaudeApi
 from bot.claude.errors import ClaudeError
 from bot.config import Settings, SettingsError, load_settings
+from bot.connectors.sources import SourcesError, load_sources
+from bot.connectors.sql import SqlRunner
+from bot.connectors.sqlcheck import Refused
+from bot.logs import redact_url
 from bot.slack.errors import error_code, explain
 from bot.slack.scopes import required_scopes
 from bot.store import Database
@@ -50,6 +54,44 @@ async def run_checks(settings: Settings) -> list[Check]:
             checks.append(await _app_token(client, settings))
     checks.append(await _anthropic(settings))
     checks.append(await _database(settings))
+    checks += await _data_sources(settings)
+    return checks
+
+
+async def _data_sources(settings: Settings) -> list[Check]:
+    """Each declared data source answers a query (read-only, as the tools will run it)."""
+    if settings.data_sources_file is None:
+        return []
+    try:
+        sources = load_sources(str(settings.data_sources_file))
+    except SourcesError as exc:
+        return [Check("data sources", False, redact_url(str(exc)).replace("\n", "; "))]
+    runner = SqlRunner(sources)
+    checks = []
+    try:
+        for source in sources:
+            try:
+                async with asyncio.timeout(TIMEOUT):
+                    tables = await runner.tables(source.name)
+                checks.append(Check(f"data source {source.name}", True, f"{len(tables)} table(s) readable"))
+            except (Refused, OSError, TimeoutError) as exc:
+                checks.append(
+                    Check(
+                        f"data source {source.name}",
+                        False,
+                        f"{redact_url(str(exc))}: check its url in the file.",
+                    )
+                )
+            except Exception as exc:
+                checks.append(
+                    Check(
+                        f"data source {source.name}",
+                        False,
+                        f"cannot connect ({type(exc).__name__}): check its url.",
+                    )
+                )
+    finally:
+        await runner.close()
     return checks
 
 

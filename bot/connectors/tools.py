@@ -129,6 +129,7 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
     """Add the data tools for the declared sources (nothing when there are none)."""
     if not runner.sources:
         return
+    registry.add_note(sources_prompt(runner))
     pages = Pages()
     names = ", ".join(f"`{n}`" for n in sorted(runner.sources))
 

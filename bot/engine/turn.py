@@ -328,7 +328,7 @@ class TurnRunner:
             bot_name=self.slack.bot_name,
             channel_label=await self.slack.channel_label(key),
             tool_names=self.tools.names,
-            extra=self.settings.system_prompt_extra,
+            extra="\n\n".join(filter(None, [self.tools.prompt_notes, self.settings.system_prompt_extra])),
         )
         turn = TurnInput(
             system=system_prompt(prompt),

@@ -54,6 +54,17 @@ class _Tool:
 class ToolRegistry:
     def __init__(self) -> None:
         self._tools: dict[str, _Tool] = {}
+        self._notes: list[str] = []
+
+    def add_note(self, text: str) -> None:
+        """A section for the system prompt that explains a group of tools (how to call them, what
+        they reach). Constant for the deployment, so the prompt keeps hitting the cache."""
+        if text.strip():
+            self._notes.append(text.strip())
+
+    @property
+    def prompt_notes(self) -> str:
+        return "\n\n".join(self._notes)
 
     def add(
         self,

@@ -330,3 +330,23 @@ async def test_sdk_tool_runner_drives_programmatic_calls(emu: AnthropicEmulator)
         r.error and r.error["error"]["details"]["error_code"] == "thread_unsupported_request"
         for r in emu.requests
     )
+
+
+async def test_programmatic_results_do_not_count_as_input_tokens(emu: AnthropicEmulator) -> None:
+    """The PTC docs: programmatic tool results "do not count as tokens; only final code output does".
+    Two continuations that differ only in the size of the result answering the code's call are
+    billed the same input."""
+    c = client(emu)
+    inputs = []
+    for rows in (ROWS, json.dumps([{"region": f"R{i}", "revenue": i} for i in range(5000)])):
+        emu.model = Script([[Python(CELL), Say("Done.")]])
+        paused: Any = await c.beta.messages.create(model=MODEL, max_tokens=900, messages=FIRST, tools=TOOLS)
+        done: Any = await c.beta.messages.create(
+            model=MODEL,
+            max_tokens=900,
+            messages=history(paused, {paused.content[-1].id: rows}),
+            tools=TOOLS,
+            container=paused.container.id,
+        )
+        inputs.append(done.usage.input_tokens)
+    assert inputs[0] == inputs[1]

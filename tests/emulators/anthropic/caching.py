@@ -79,9 +79,30 @@ def prompt_blocks(parsed: ParsedRequest) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def programmatic_results(parsed: ParsedRequest) -> set[str]:
+    """Ids of the tool calls made by sandbox code: their results go back to the code, not into
+    Claude's context, and "do not count as tokens; only final code output does" (programmatic tool
+    calling docs, "Token efficiency"; reference §4)."""
+    return {
+        str(b.get("id"))
+        for msg in parsed.messages
+        if msg["role"] == "assistant"
+        for b in msg["content"]
+        if b.get("type") == "tool_use"
+        and str((b.get("caller") or {}).get("type", "")).startswith("code_execution")
+    }
+
+
+def block_tokens(block: dict[str, Any], programmatic: set[str]) -> int:
+    if block.get("type") == "tool_result" and block.get("tool_use_id") in programmatic:
+        return 0
+    return count_block(block)
+
+
 def count_prompt(parsed: ParsedRequest) -> int:
     total = TOOL_USE_SYSTEM_PROMPT_TOKENS if parsed.tools else 0
-    return total + sum(count_block(b) for _, b in prompt_blocks(parsed))
+    programmatic = programmatic_results(parsed)
+    return total + sum(block_tokens(b, programmatic) for _, b in prompt_blocks(parsed))
 
 
 class PromptCache:
@@ -97,10 +118,11 @@ class PromptCache:
         auto = parsed.body.get("cache_control")
         hasher = hashlib.sha256()
         cumulative = TOOL_USE_SYSTEM_PROMPT_TOKENS if parsed.tools else 0
+        programmatic = programmatic_results(parsed)
         chain: list[_Block] = []
         for n, (tag, block) in enumerate(blocks):
             hasher.update(b"\x1e" + tag.encode() + b"\x1f" + canonical(strip_cache_control(block)).encode())
-            cumulative += count_block(block)
+            cumulative += block_tokens(block, programmatic)
             control = block.get("cache_control") or (auto if n == len(blocks) - 1 else None)
             ttl = control.get("ttl", "5m") if control else None
             chain.append(_Block(hasher.copy().digest(), cumulative, ttl))
