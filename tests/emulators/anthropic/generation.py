@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import shutil
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,19 +31,24 @@ from .sandbox import CellDone, CellOutcome, CellPaused, run_bash, run_edit
 from .script import (
     Bash,
     CallTool,
+    Cite,
     Cut,
     Edit,
     PauseTurn,
     Python,
     Say,
     ScriptError,
+    ServerStep,
     StepContext,
     StepOutput,
     Stop,
+    WebFetch,
+    WebSearch,
     resolve,
 )
 from .sse import Sink
 from .tokens import count_json, count_text
+from .web import DIRECT, DomainRules, citation, fetch_result_block, search_result_block, urls_in
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -82,6 +88,8 @@ class ResponseRun:
         self.stop_sequence: str | None = None
         self.stop_details: dict[str, Any] | None = None
         self.pause: Paused | None = None
+        self.web_searches = 0
+        self.web_fetches = 0
         room = self.settings.context_window - prompt.total_tokens
         self.budget = min(parsed.max_tokens, max(room, 0))
         self.budget_reason = "max_tokens" if parsed.max_tokens <= room else "model_context_window_exceeded"
@@ -199,7 +207,7 @@ class ResponseRun:
         if self.pause is not None:
             self.pause.content_key = content_key(self.content)
             self.engine.paused.add(self.pause)
-        usage = usage_body(self.prompt, self.output_tokens, self.geo)
+        usage = usage_body(self.prompt, self.output_tokens, self.geo, self.web_searches, self.web_fetches)
         message = {
             **skeleton,
             "content": self.content,
@@ -216,10 +224,14 @@ class ResponseRun:
         extra: dict[str, Any] = {}
         if self.container is not None:
             self.engine.containers.touch(self.container)
-            message["container"] = delta["container"] = {
+            container_body: dict[str, Any] = {
                 "id": self.container.id,
                 "expires_at": ids.rfc3339(self.container.expires_at),
             }
+            if self.parsed.container_skills is not None:
+                # The skills loaded, with their resolved versions (SDK `ContainerSkill`).
+                container_body["skills"] = [s.body() for s in self.parsed.loaded_skills]
+            message["container"] = delta["container"] = container_body
         if self.parsed.body.get("context_management") is not None:
             # Accepted but not applied (README LIMITS): report that no edit was made.
             message["context_management"] = extra["context_management"] = {"applied_edits": []}
@@ -262,7 +274,7 @@ class ResponseRun:
         steps = self.gen.steps
         while steps:
             step = steps[0]
-            if isinstance(step, Bash | Python | Edit):
+            if isinstance(step, Bash | Python | Edit | WebSearch | WebFetch):
                 if self.server_steps >= self.settings.server_steps_per_response:
                     # The server-side sampling loop's iteration limit (§3.4).
                     self.stop_reason = "pause_turn"
@@ -276,6 +288,9 @@ class ResponseRun:
                 if not await self._say(resolve(step.text, self.ctx)):
                     steps.clear()
                     return
+            elif isinstance(step, Cite):
+                steps.popleft()
+                await self._cite(resolve(step.text, self.ctx), resolve(step.url, self.ctx))
             elif isinstance(step, CallTool):
                 await self._call_tools()
                 return
@@ -352,30 +367,31 @@ class ResponseRun:
         if step.dangling is not None:
             name, tool_input = _server_call(step.dangling, self.ctx)
             srv = ids.server_tool_use_id()
-            await self._tool_block(
-                {"type": "server_tool_use", "id": srv, "name": name, "input": tool_input},
-                count_json(tool_input),
-            )
+            await self._tool_block(_server_block(srv, name, tool_input), count_json(tool_input))
             self.pause.dangling = _frozen(step.dangling, tool_input)
             self.pause.server_tool_use_id = srv
 
     def _cid(self) -> str | None:
         return self.container.id if self.container else None
 
-    async def _server_step(self, step: Bash | Python | Edit) -> bool:
+    async def _server_step(self, step: ServerStep) -> bool:
         name, tool_input = _server_call(step, self.ctx)
         tokens = count_json(tool_input)
         if not self._fits(tokens):
             self.gen.steps.clear()
             return False
         srv = ids.server_tool_use_id()
-        await self._tool_block(
-            {"type": "server_tool_use", "id": srv, "name": name, "input": tool_input}, tokens
-        )
+        await self._tool_block(_server_block(srv, name, tool_input), tokens)
         self.server_steps += 1
         return await self._run_server_step(_frozen(step, tool_input), srv)
 
-    async def _run_server_step(self, step: Bash | Python | Edit, srv: str) -> bool:
+    async def _run_server_step(self, step: ServerStep, srv: str) -> bool:
+        if isinstance(step, WebSearch):
+            await self._web_search(str(step.query), srv)
+            return True
+        if isinstance(step, WebFetch):
+            await self._web_fetch(str(step.url), srv)
+            return True
         container = self.container
         if container is None:  # pragma: no cover - _check_steps guarantees a code execution tool
             raise ScriptError("server tool step without a container")
@@ -399,6 +415,62 @@ class ResponseRun:
             )
             return True
         return await self._python(container, step, srv)
+
+    # -- the web (web.py) ---------------------------------------------------------------------------
+    def _web_uses(self, tool: dict[str, Any], done: int) -> str | None:
+        limit = tool.get("max_uses")
+        return "max_uses_exceeded" if isinstance(limit, int) and done >= limit else None
+
+    async def _web_search(self, query: str, srv: str) -> None:
+        tool = self.parsed.web_search
+        assert tool is not None
+        error = self._web_uses(tool, self.web_searches)
+        pages = None
+        if error is None:
+            rules = DomainRules(
+                tuple(tool.get("allowed_domains") or ()), tuple(tool.get("blocked_domains") or ())
+            )
+            pages = self.engine.web.search(query, rules)
+            self.web_searches += 1
+        await self._result_block(search_result_block(srv, pages, error))
+        urls = tuple(p.url for p in pages or ())
+        self.ctx.outputs.append(StepOutput("web_search", error_code=error, urls=urls))
+
+    async def _web_fetch(self, url: str, srv: str) -> None:
+        tool = self.parsed.web_fetch
+        assert tool is not None
+        rules = DomainRules(
+            tuple(tool.get("allowed_domains") or ()), tuple(tool.get("blocked_domains") or ())
+        )
+        page = self.engine.web.pages.get(url)
+        error = self._web_uses(tool, self.web_fetches)
+        if error is None and url not in urls_in(
+            [*self.parsed.messages, {"role": "assistant", "content": self.content}]
+        ):
+            error = "url_not_in_prior_context"
+        if error is None and not rules.permits(url):
+            error = "url_not_allowed"
+        if error is None and page is None:
+            error = "url_not_accessible"
+        if error is None:
+            self.web_fetches += 1
+        await self._result_block(fetch_result_block(srv, page, error, ids.rfc3339(time.time())))
+        text = page.text if page is not None and error is None else ""
+        self.ctx.outputs.append(StepOutput("web_fetch", error_code=error, content=text))
+
+    async def _cite(self, text: str, url: str) -> None:
+        if url not in urls_in([*self.parsed.messages, {"role": "assistant", "content": self.content}]):
+            raise ScriptError(f"Cite({url!r}): no search result in the conversation has that URL")
+        page = self.engine.web.pages[url]
+        cite = citation(page)
+        tokens = count_text(text)
+        index = len(self.content)
+        self.content.append({"type": "text", "text": text, "citations": [cite]})
+        await self.sink.block_start(index, {"type": "text", "text": ""})
+        await self.sink.citation_delta(index, cite)
+        await self._paced(index, text, tokens, self.sink.text_delta)
+        await self.sink.block_stop(index)
+        self.output_tokens += tokens
 
     async def _bash(self, container: Container, command: str, srv: str) -> None:
         await container.ensure_dirs()
@@ -539,7 +611,18 @@ class ResponseRun:
         return file_ids
 
 
-def _server_call(step: Bash | Python | Edit, ctx: StepContext) -> tuple[str, dict[str, Any]]:
+def _server_block(srv: str, name: str, tool_input: dict[str, Any]) -> dict[str, Any]:
+    block = {"type": "server_tool_use", "id": srv, "name": name, "input": tool_input}
+    if name in ("web_search", "web_fetch"):
+        block["caller"] = DIRECT  # web tool uses carry their caller (SDK; reference §3.1)
+    return block
+
+
+def _server_call(step: ServerStep, ctx: StepContext) -> tuple[str, dict[str, Any]]:
+    if isinstance(step, WebSearch):
+        return "web_search", {"query": resolve(step.query, ctx)}
+    if isinstance(step, WebFetch):
+        return "web_fetch", {"url": resolve(step.url, ctx)}
     if isinstance(step, Bash):
         return "bash_code_execution", {"command": resolve(step.command, ctx)}
     if isinstance(step, Python):
@@ -547,8 +630,12 @@ def _server_call(step: Bash | Python | Edit, ctx: StepContext) -> tuple[str, dic
     return "text_editor_code_execution", step.tool_input()
 
 
-def _frozen(step: Bash | Python | Edit, tool_input: dict[str, Any]) -> Bash | Python | Edit:
+def _frozen(step: ServerStep, tool_input: dict[str, Any]) -> ServerStep:
     """The step with its callable arguments resolved to what was actually sent."""
+    if isinstance(step, WebSearch):
+        return WebSearch(tool_input["query"])
+    if isinstance(step, WebFetch):
+        return WebFetch(tool_input["url"])
     if isinstance(step, Bash):
         return Bash(tool_input["command"])
     if isinstance(step, Python):
