@@ -493,6 +493,16 @@ class DatabaseSettings(BaseSettings):
     database_url: str = str(Settings.model_fields["database_url"].default)
 
 
+class SkillsSettings(BaseSettings):
+    """Only what `python -m bot skills sync` needs (no Slack tokens): Anthropic and the folder."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    anthropic_api_key: str
+    anthropic_base_url: str | None = None
+    skills_dir: Path | None = None
+
+
 def env_name(field: str) -> str:
     return field.upper()
 
