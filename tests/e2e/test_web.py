@@ -20,7 +20,11 @@ BLOG = "https://rates.blogspot.com/ecb-hike"
 
 def add_pages(claude: AnthropicEmulator) -> None:
     claude.web.add(ECB, "Key ECB interest rates", "The deposit facility rate is 2.00% since June.")
-    claude.web.add(STATS, "Euro area inflation", "Euro area inflation is 2.1%, near the ECB target; the deposit rate is unchanged.")
+    claude.web.add(
+        STATS,
+        "Euro area inflation",
+        "Euro area inflation is 2.1%, near the ECB target; the deposit rate is unchanged.",
+    )
     claude.web.add(BLOG, "My take on the ECB deposit rate", "The deposit rate will surely rise, trust me.")
 
 
