@@ -85,8 +85,8 @@ def read_skill(folder: Path) -> LocalSkill:
             f"Skill folder {folder} must be named like its skill, `{name}` (Anthropic requires it)."
         )
     digest = hashlib.sha256()
-    for name, data in files:
-        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    for path_name, data in files:
+        digest.update(path_name.encode() + b"\0" + hashlib.sha256(data).digest())
     return LocalSkill(folder, name, description, digest.hexdigest(), tuple(files))
 
 
