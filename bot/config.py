@@ -168,7 +168,7 @@ class Settings(BaseSettings):
         "with `WEB_ALLOWED_DOMAINS`.",
     )
     anthropic_skills: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(ANTHROPIC_SKILLS),
+        default=list(ANTHROPIC_SKILLS),
         description="Anthropic's Agent Skills loaded into every sandbox, so Claude makes real Excel, "
         "PowerPoint, Word and PDF files (comma-separated from xlsx, pptx, docx, pdf; empty for none).",
     )
