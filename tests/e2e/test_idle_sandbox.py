@@ -47,6 +47,7 @@ async def test_a_thread_idle_past_the_checkpoint_rebuilds_and_says_so(
     text = await wait_finished(slack, "general", root, count=2)
     assert "Total revenue: 350." in text and NOTE in text  # one line in the thread says the memory was gone
     container = container_of(sent(claude.requests[-1]))
+    assert container is not None
     assert claude.containers[container].restores == 1  # same container, restored: files kept
     system = " ".join(b["text"] for b in sent(claude.requests[-1])["system"])
     assert "'df' in globals()" in " ".join(system.split())

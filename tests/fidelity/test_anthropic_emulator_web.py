@@ -12,8 +12,13 @@ import pytest
 from tests.emulators.anthropic import AnthropicEmulator, Cite, PauseTurn, Say, Script, WebFetch, WebSearch
 from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client
 
-SEARCH: Any = {"type": "web_search_20260318", "name": "web_search"}
-FETCH: Any = {"type": "web_fetch_20260318", "name": "web_fetch"}
+SEARCH: dict[str, Any] = {"type": "web_search_20260318", "name": "web_search"}
+FETCH: dict[str, Any] = {"type": "web_fetch_20260318", "name": "web_fetch"}
+
+
+def tool(base: dict[str, Any], **fields: Any) -> Any:
+    """A web tool definition with domain lists (typed `Any` for the SDK's TypedDict unions)."""
+    return {**base, **fields}
 
 
 def add_pages(emu: AnthropicEmulator) -> None:
@@ -36,11 +41,11 @@ async def test_search_then_cite_streams_the_documented_blocks(emu: AnthropicEmul
         stream = c.beta.messages.stream(
             model=MODEL,
             max_tokens=1000,
-            tools=[CODE_EXECUTION, SEARCH],
+            tools=[CODE_EXECUTION, tool(SEARCH)],
             messages=[{"role": "user", "content": "What is the ECB deposit rate?"}],
         )
         async with stream as s:
-            citations = [e.citation for e in [ev async for ev in s] if e.type == "citation"]
+            citations: list[Any] = [e.citation for e in [ev async for ev in s] if e.type == "citation"]
             final = await s.get_final_message()
     use, result, text = final.content
     assert use.type == "server_tool_use" and use.name == "web_search"
@@ -65,7 +70,7 @@ async def test_blocked_domains_never_appear_and_both_lists_are_refused(emu: Anth
         message = await c.beta.messages.create(
             model=MODEL,
             max_tokens=1000,
-            tools=[CODE_EXECUTION, {**SEARCH, "blocked_domains": ["example.com"]}],
+            tools=[CODE_EXECUTION, tool(SEARCH, blocked_domains=["example.com"])],
             messages=[{"role": "user", "content": "rates?"}],
         )
         result = message.content[1]
@@ -75,14 +80,14 @@ async def test_blocked_domains_never_appear_and_both_lists_are_refused(emu: Anth
             await c.beta.messages.create(
                 model=MODEL,
                 max_tokens=1000,
-                tools=[{**SEARCH, "allowed_domains": ["ecb.europa.eu"], "blocked_domains": ["example.com"]}],
+                tools=[tool(SEARCH, allowed_domains=["ecb.europa.eu"], blocked_domains=["example.com"])],
                 messages=[{"role": "user", "content": "rates?"}],
             )
         with pytest.raises(anthropic.BadRequestError, match="scheme"):
             await c.beta.messages.create(
                 model=MODEL,
                 max_tokens=1000,
-                tools=[{**SEARCH, "allowed_domains": ["https://ecb.europa.eu"]}],
+                tools=[tool(SEARCH, allowed_domains=["https://ecb.europa.eu"])],
                 messages=[{"role": "user", "content": "rates?"}],
             )
 
@@ -96,7 +101,7 @@ async def test_fetch_reads_pages_from_the_conversation_only(emu: AnthropicEmulat
         message = await c.beta.messages.create(
             model=MODEL,
             max_tokens=1000,
-            tools=[CODE_EXECUTION, {**FETCH, "allowed_domains": ["europa.eu"]}],
+            tools=[CODE_EXECUTION, tool(FETCH, allowed_domains=["europa.eu"])],
             messages=[{"role": "user", "content": "Read https://www.ecb.europa.eu/rates please"}],
         )
     fetched, refused = message.content[1], message.content[3]
@@ -114,7 +119,7 @@ async def test_results_must_come_back_unchanged(emu: AnthropicEmulator) -> None:
         first = await c.beta.messages.create(
             model=MODEL,
             max_tokens=1000,
-            tools=[SEARCH],
+            tools=[tool(SEARCH)],
             messages=[{"role": "user", "content": "rates?"}],
         )
         history: list[Any] = [
@@ -122,11 +127,13 @@ async def test_results_must_come_back_unchanged(emu: AnthropicEmulator) -> None:
             {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in first.content]},
             {"role": "user", "content": "and now?"},
         ]
-        again = await c.beta.messages.create(model=MODEL, max_tokens=1000, tools=[SEARCH], messages=history)
+        again = await c.beta.messages.create(
+            model=MODEL, max_tokens=1000, tools=[tool(SEARCH)], messages=history
+        )
         assert again.content[0].type == "text"
         history[1]["content"][1]["content"][0]["encrypted_content"] = "Zm9yZ2Vk"
         with pytest.raises(anthropic.BadRequestError, match="could not be decrypted"):
-            await c.beta.messages.create(model=MODEL, max_tokens=1000, tools=[SEARCH], messages=history)
+            await c.beta.messages.create(model=MODEL, max_tokens=1000, tools=[tool(SEARCH)], messages=history)
 
 
 async def test_a_turn_paused_on_a_search_runs_it_on_continuation(emu: AnthropicEmulator) -> None:
@@ -134,11 +141,16 @@ async def test_a_turn_paused_on_a_search_runs_it_on_continuation(emu: AnthropicE
     emu.model = Script([[PauseTurn(dangling=WebSearch("ECB deposit rate")), Say("found it")]])
     messages: list[Any] = [{"role": "user", "content": "rates?"}]
     async with client(emu) as c:
-        paused = await c.beta.messages.create(model=MODEL, max_tokens=1000, tools=[SEARCH], messages=messages)
+        paused = await c.beta.messages.create(
+            model=MODEL, max_tokens=1000, tools=[tool(SEARCH)], messages=messages
+        )
         assert paused.stop_reason == "pause_turn" and paused.content[-1].type == "server_tool_use"
         messages.append(
             {"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in paused.content]}
         )
-        done = await c.beta.messages.create(model=MODEL, max_tokens=1000, tools=[SEARCH], messages=messages)
+        done = await c.beta.messages.create(
+            model=MODEL, max_tokens=1000, tools=[tool(SEARCH)], messages=messages
+        )
     assert [b.type for b in done.content] == ["web_search_tool_result", "text"]
-    assert done.content[0].tool_use_id == paused.content[-1].id
+    result: Any = done.content[0]
+    assert result.tool_use_id == paused.content[-1].id

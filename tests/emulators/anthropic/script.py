@@ -241,7 +241,7 @@ class Cut:
     fired: int = 0
 
 
-Step = Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut
+Step = Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut | WebSearch | WebFetch | Cite
 ModelFn = Callable[[ModelRequest], Sequence[Step] | Awaitable[Sequence[Step]]]
 
 
