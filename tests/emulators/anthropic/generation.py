@@ -14,12 +14,11 @@ import asyncio
 import json
 import logging
 import shutil
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import ids
+from . import ids, web_steps
 from .caching import PromptUsage
 from .containers import Container
 from .continuations import Paused, Turn, content_key
@@ -48,7 +47,7 @@ from .script import (
 )
 from .sse import Sink
 from .tokens import count_json, count_text
-from .web import DIRECT, DomainRules, citation, fetch_result_block, search_result_block, urls_in
+from .web import DIRECT
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -126,7 +125,7 @@ class ResponseRun:
         finally:
             self.pacer.caught_up()
 
-    async def _paced(
+    async def paced(
         self, index: int, text: str, tokens: int, emit: Callable[[int, str], Awaitable[None]]
     ) -> None:
         """Send ``text`` as deltas as its tokens fall due (see pacing.py)."""
@@ -163,7 +162,7 @@ class ResponseRun:
         index = len(self.content)
         self.content.append({"type": "text", "text": text})
         await self.sink.block_start(index, {"type": "text", "text": ""})
-        await self._paced(index, text, tokens, self.sink.text_delta)
+        await self.paced(index, text, tokens, self.sink.text_delta)
         await self.sink.block_stop(index)
         self.output_tokens += tokens
 
@@ -178,11 +177,11 @@ class ResponseRun:
             await self.sink.input_delta(index, "")
         # A call without arguments streams only the empty fragment (anthropic-sdk-java#295, #382).
         raw = json.dumps(block["input"], ensure_ascii=False) if block["input"] else ""
-        await self._paced(index, raw, tokens, self.sink.input_delta)
+        await self.paced(index, raw, tokens, self.sink.input_delta)
         await self.sink.block_stop(index)
         self.output_tokens += tokens
 
-    async def _result_block(self, block: dict[str, Any]) -> None:
+    async def result_block(self, block: dict[str, Any]) -> None:
         index = len(self.content)
         self.content.append(block)
         await self.sink.block_start(index, block)  # result blocks arrive whole (§7)
@@ -290,7 +289,7 @@ class ResponseRun:
                     return
             elif isinstance(step, Cite):
                 steps.popleft()
-                await self._cite(resolve(step.text, self.ctx), resolve(step.url, self.ctx))
+                await web_steps.cite(self, resolve(step.text, self.ctx), resolve(step.url, self.ctx))
             elif isinstance(step, CallTool):
                 await self._call_tools()
                 return
@@ -387,10 +386,10 @@ class ResponseRun:
 
     async def _run_server_step(self, step: ServerStep, srv: str) -> bool:
         if isinstance(step, WebSearch):
-            await self._web_search(str(step.query), srv)
+            await web_steps.search(self, str(step.query), srv)
             return True
         if isinstance(step, WebFetch):
-            await self._web_fetch(str(step.url), srv)
+            await web_steps.fetch(self, str(step.url), srv)
             return True
         container = self.container
         if container is None:  # pragma: no cover - _check_steps guarantees a code execution tool
@@ -401,7 +400,7 @@ class ResponseRun:
         if isinstance(step, Edit):
             await container.ensure_dirs()
             result = await self._work(asyncio.to_thread(run_edit, str(container.workdir), step.tool_input()))
-            await self._result_block(
+            await self.result_block(
                 {"type": "text_editor_code_execution_tool_result", "tool_use_id": srv, "content": result}
             )
             self.ctx.outputs.append(
@@ -415,62 +414,6 @@ class ResponseRun:
             )
             return True
         return await self._python(container, step, srv)
-
-    # -- the web (web.py) ---------------------------------------------------------------------------
-    def _web_uses(self, tool: dict[str, Any], done: int) -> str | None:
-        limit = tool.get("max_uses")
-        return "max_uses_exceeded" if isinstance(limit, int) and done >= limit else None
-
-    async def _web_search(self, query: str, srv: str) -> None:
-        tool = self.parsed.web_search
-        assert tool is not None
-        error = self._web_uses(tool, self.web_searches)
-        pages = None
-        if error is None:
-            rules = DomainRules(
-                tuple(tool.get("allowed_domains") or ()), tuple(tool.get("blocked_domains") or ())
-            )
-            pages = self.engine.web.search(query, rules)
-            self.web_searches += 1
-        await self._result_block(search_result_block(srv, pages, error))
-        urls = tuple(p.url for p in pages or ())
-        self.ctx.outputs.append(StepOutput("web_search", error_code=error, urls=urls))
-
-    async def _web_fetch(self, url: str, srv: str) -> None:
-        tool = self.parsed.web_fetch
-        assert tool is not None
-        rules = DomainRules(
-            tuple(tool.get("allowed_domains") or ()), tuple(tool.get("blocked_domains") or ())
-        )
-        page = self.engine.web.pages.get(url)
-        error = self._web_uses(tool, self.web_fetches)
-        if error is None and url not in urls_in(
-            [*self.parsed.messages, {"role": "assistant", "content": self.content}]
-        ):
-            error = "url_not_in_prior_context"
-        if error is None and not rules.permits(url):
-            error = "url_not_allowed"
-        if error is None and page is None:
-            error = "url_not_accessible"
-        if error is None:
-            self.web_fetches += 1
-        await self._result_block(fetch_result_block(srv, page, error, ids.rfc3339(time.time())))
-        text = page.text if page is not None and error is None else ""
-        self.ctx.outputs.append(StepOutput("web_fetch", error_code=error, content=text))
-
-    async def _cite(self, text: str, url: str) -> None:
-        if url not in urls_in([*self.parsed.messages, {"role": "assistant", "content": self.content}]):
-            raise ScriptError(f"Cite({url!r}): no search result in the conversation has that URL")
-        page = self.engine.web.pages[url]
-        cite = citation(page)
-        tokens = count_text(text)
-        index = len(self.content)
-        self.content.append({"type": "text", "text": text, "citations": [cite]})
-        await self.sink.block_start(index, {"type": "text", "text": ""})
-        await self.sink.citation_delta(index, cite)
-        await self._paced(index, text, tokens, self.sink.text_delta)
-        await self.sink.block_stop(index)
-        self.output_tokens += tokens
 
     async def _bash(self, container: Container, command: str, srv: str) -> None:
         await container.ensure_dirs()
@@ -499,7 +442,7 @@ class ResponseRun:
                 "return_code": outcome.return_code,
                 "content": [{"type": "bash_code_execution_output", "file_id": f} for f in file_ids],
             }
-        await self._result_block(
+        await self.result_block(
             {"type": "bash_code_execution_tool_result", "tool_use_id": srv, "content": content}
         )
         self.ctx.outputs.append(
@@ -569,7 +512,7 @@ class ResponseRun:
             return False
         container.paused_cell = None
         file_ids = await self._collect(out_dir)
-        await self._result_block(
+        await self.result_block(
             {
                 "type": "code_execution_tool_result",
                 "tool_use_id": srv,

@@ -402,7 +402,8 @@ class AnthropicEmulator:
                     parsed.container_skills, betas_of(request.headers), parsed.code_tool_type is not None
                 )
                 if container is not None:
-                    await skills.copy_into(container.root, parsed.loaded_skills)
+                    done = self.skills.copied.setdefault(container.id, set())
+                    await skills.copy_into(container.root, parsed.loaded_skills, done)
             input_files = await self._materialise(parsed, container)
             try:
                 prompt = self._cache.account(parsed, self.api_key, limit=self.context_window, now=self.now())

@@ -121,6 +121,8 @@ class SkillStore:
         self.custom: dict[str, CustomSkill] = {}
         self.uploads: list[list[str]] = []
         """The file names of every upload (create and new version), in order: what tests check."""
+        self.copied: dict[str, set[tuple[str, str]]] = {}
+        """Per container id: the (name, version) of the skills already copied into it."""
 
     # -- the Messages API side -----------------------------------------------------------------
     def resolve(self, skills: Any, betas: set[str], has_code_tool: bool) -> list[Loaded]:
@@ -313,12 +315,17 @@ def _beta(request: web.Request) -> bool:
     return SKILLS_BETA in betas_of(request.headers)
 
 
-async def copy_into(root: Path, loaded: Sequence[Loaded]) -> None:
-    """ "Skill files are copied into the container at /skills/{skill-name}/" (guide, "How Skills are
-    loaded"): here under the container's own root (no chroot, README LIMITS)."""
+async def copy_into(root: Path, loaded: Sequence[Loaded], done: set[tuple[str, str]]) -> None:
+    """Copy skills into the container: "Skill files are copied into the container at
+    /skills/{skill-name}/" (guide, "How Skills are loaded"), here under the container's own root
+    (no chroot, README LIMITS). `done` holds the (name, version) pairs the container already has: a
+    thread's every request lists its skills, and copying them each time would cost a disk write."""
+    todo = [s for s in loaded if (s.name, s.version) not in done]
+    if not todo:
+        return
 
     def write() -> None:
-        for skill in loaded:
+        for skill in todo:
             base = root / "skills" / skill.name
             for rel, data in skill.files.items():
                 target = base / rel
@@ -326,3 +333,4 @@ async def copy_into(root: Path, loaded: Sequence[Loaded]) -> None:
                 target.write_bytes(data)
 
     await asyncio.to_thread(write)
+    done.update((s.name, s.version) for s in todo)
