@@ -4,8 +4,11 @@ thread's sandbox, and listed by `/claude help`."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +110,39 @@ async def test_custom_skills_are_uploaded_once_pinned_and_listed(
     await slack.post_message("ana", "general", "and again", thread_ts=root)
     await wait_finished(slack, "general", root, count=2)
     assert container_skills(sent(claude.requests[-1]))[1]["version"] == newer["version"]
+
+
+async def run_sync(claude: AnthropicEmulator, skills_dir: Path) -> tuple[int, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "ANTHROPIC_API_KEY": claude.api_key,
+        "ANTHROPIC_BASE_URL": claude.base_url,
+        "SKILLS_DIR": str(skills_dir),
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "skills",
+        "sync",
+        env=env,
+        cwd=skills_dir.parent,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, out.decode()
+
+
+async def test_skills_sync_command_uploads_what_changed(claude: AnthropicEmulator, tmp_path: Path) -> None:
+    skills_dir = tmp_path / "skills"
+    skill_folder(skills_dir)
+    code, out = await run_sync(claude, skills_dir)
+    (skill,) = claude.skills.custom.values()
+    assert code == 0 and f"ok   house-style: uploaded, {skill.id} version {skill.latest().epoch}" in out
+    code, out = await run_sync(claude, skills_dir)
+    assert code == 0 and "ok   house-style: unchanged" in out and len(claude.skills.uploads) == 1
+    (skills_dir / "house-style" / "SKILL.md").write_text("---\nname: house-style\ndescription: x\n---\n")
+    (skills_dir / "broken").mkdir()
+    code, out = await run_sync(claude, skills_dir)
+    assert code == 2 and "broken has no SKILL.md" in out and len(claude.skills.uploads) == 1
