@@ -38,7 +38,7 @@ def web_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_a_search_shows_as_a_step_and_its_sources_are_numbered_links(
-    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot, tmp_path: Path
 ) -> None:
     add_pages(claude)
     claude.model = Script(
@@ -74,6 +74,10 @@ async def test_a_search_shows_as_a_step_and_its_sources_are_numbered_links(
     result = got(claude.requests[0])["content"][1]
     assert [r["url"] for r in result["content"]] == [ECB, STATS]
     assert "search the web with `web_search`" in body["system"][0]["text"]
+    # The search is billed: $10 per 1,000 (pricing.py), on top of the tokens.
+    (row,) = await wait_rows(tmp_path / "bot.db", 1)
+    assert row["web_search_requests"] == 1
+    assert row["cost_micros"] == by_hand(got(claude.requests[0])["usage"]) + 10_000
 
 
 async def test_a_follow_up_sends_the_results_back_unchanged_and_a_paused_search_goes_on(
