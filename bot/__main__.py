@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|migrate|settings]`.
+"""Command line: `python -m bot [run|check|migrate|settings|skills sync]`.
 
 `run` (the default) connects in Socket Mode when SLACK_APP_TOKEN is set, otherwise serves HTTP mode
 on PORT; SIGTERM or SIGINT shut it down cleanly (running turns are suspended at the end of the model
@@ -20,10 +20,12 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
+from bot.claude.errors import ClaudeError
 from bot.config import SettingsError, load_settings
 from bot.connectors.sources import SourcesError
 from bot.logs import redact_url, url_password
 from bot.settings_doc import readme_with_settings, settings_table
+from bot.skills import SkillsError
 from bot.slack.errors import explain_exception
 
 log = logging.getLogger("bot")
@@ -49,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     settings.add_argument(
         "--update", metavar="README", help="rewrite the settings section of this file instead"
     )
+    skills = sub.add_parser("skills", help="manage your Agent Skills (the folders in SKILLS_DIR)")
+    skills.add_argument(
+        "action",
+        choices=["sync"],
+        help="sync: upload the skills that changed and pin their versions in SKILLS_DIR/skills.lock.json",
+    )
     return parser
 
 
@@ -73,6 +81,9 @@ async def _run() -> int:
     except SourcesError as exc:
         for line in str(exc).splitlines():
             print(f"Cannot start: {redact_url(line)}", file=sys.stderr)
+        return 2
+    except (SkillsError, ClaudeError) as exc:
+        print(f"Cannot start: {exc.user_message if isinstance(exc, ClaudeError) else exc}", file=sys.stderr)
         return 2
     except SlackApiError as exc:
         explained = explain_exception(exc, "auth.test")
@@ -115,6 +126,45 @@ async def _run() -> int:
     return 0
 
 
+async def _skills_sync() -> int:
+    """Upload the skills of SKILLS_DIR that changed; one line per skill; 1 if any could not be."""
+    from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
+    from pydantic import ValidationError
+
+    from bot.claude.api import ANTHROPIC_VERSION
+    from bot.claude.skills_api import SkillsApi
+    from bot.config import SkillsSettings
+    from bot.skills import sync
+
+    try:
+        settings = SkillsSettings()  # type: ignore[call-arg]
+    except ValidationError:
+        print("Setting error: ANTHROPIC_API_KEY is not set.", file=sys.stderr)
+        return 2
+    if settings.skills_dir is None:
+        print("SKILLS_DIR is not set: there are no skills of your own to sync.", file=sys.stderr)
+        return 2
+    client = AsyncAnthropic(
+        api_key=settings.anthropic_api_key,
+        base_url=settings.anthropic_base_url,
+        default_headers={"anthropic-version": ANTHROPIC_VERSION},
+        http_client=DefaultAsyncHttpxClient(follow_redirects=False),
+    )
+    try:
+        report = await sync(SkillsApi(client), settings.skills_dir)
+    except ClaudeError as exc:
+        print(f"FAIL {exc.user_message}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    for skill in report.skills:
+        state = "uploaded" if skill.name in report.uploaded else "unchanged"
+        print(f"ok   {skill.name}: {state}, {skill.skill_id} version {skill.version}")
+    for problem in report.problems:
+        print(f"FAIL {problem}")
+    return 1 if report.problems else 0
+
+
 async def _migrate() -> int:
     from bot.config import DatabaseSettings
     from bot.store import Database
@@ -150,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if command == "migrate":
             return asyncio.run(_migrate())
+        if command == "skills":
+            return asyncio.run(_skills_sync())
         if command == "check":
             from bot.doctor import doctor
 
@@ -158,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         for line in exc.lines:
             print(line, file=sys.stderr)
+        return 2
+    except SkillsError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

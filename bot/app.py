@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.claude.api import ClaudeApi
+from bot.claude.skills_api import SkillsApi
 from bot.config import Settings
 from bot.connectors.sources import load_sources
 from bot.connectors.sql import SqlRunner
@@ -29,6 +30,8 @@ from bot.connectors.tools import register as register_connectors
 from bot.engine import Engine, TurnRunner, new_owner_id
 from bot.governance.spend import SpendTracker
 from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
+from bot.model import SkillRef
+from bot.skills import all_skills, anthropic_skills, sync
 from bot.slack.commands import CommandIntake
 from bot.slack.errors import error_code
 from bot.slack.files_in import SlackFileFetcher
@@ -186,6 +189,13 @@ async def build(settings: Settings) -> BotApp:
             timeout=settings.anthropic_timeout_seconds,
             max_connections=max(100, settings.max_concurrent_turns + 50),
         )
+        custom: tuple[SkillRef, ...] = ()
+        if settings.skills_dir is not None:
+            report = await sync(SkillsApi(claude.client), settings.skills_dir)
+            for problem in report.problems:
+                log.error("skills: %s", problem)
+            custom = report.skills
+        skills = all_skills(anthropic_skills(settings.anthropic_skills), custom)
         tools = ToolRegistry()
         register_builtin(tools)
         sql = SqlRunner(load_sources(str(settings.data_sources_file) if settings.data_sources_file else None))
@@ -207,7 +217,14 @@ async def build(settings: Settings) -> BotApp:
         register_connectors(tools, sql, audit=audit_query)
         tools.load_modules(settings.tools_modules)
         runner = TurnRunner(
-            settings, store, surface, claude, tools, SpendTracker(settings, store), owner=new_owner_id()
+            settings,
+            store,
+            surface,
+            claude,
+            tools,
+            SpendTracker(settings, store),
+            owner=new_owner_id(),
+            skills=skills,
         )
         engine = Engine(settings, store, surface, claude, runner)
         authorized = AuthorizeResult(
@@ -263,6 +280,7 @@ async def build(settings: Settings) -> BotApp:
             commands=commands,
             identity=identity,
             slash_command=settings.slash_command,
+            skills=[(s.name, s.description) for s in skills],
         )
     except BaseException:
         await session.close()

@@ -21,6 +21,8 @@ from bot.governance.pricing import with_overrides
 from bot.logs import redact_url
 
 DEFAULT_MODEL = "claude-sonnet-5"
+# Anthropic's pre-built Agent Skills (Agent Skills guide, "Using Skills").
+ANTHROPIC_SKILLS = ("xlsx", "pptx", "docx", "pdf")
 # The Files API refuses anything bigger (anthropic-code-execution.md §5).
 FILES_API_MAX_BYTES = 500 * 1024 * 1024
 
@@ -142,6 +144,39 @@ class Settings(BaseSettings):
         default=None,
         description="YAML file declaring read-only SQL data sources Claude's code may query "
         "(`sql_query`; see README, Company data).",
+    )
+
+    # --- The web and documents (bot/claude/request.py, bot/skills.py) ----------------------------
+    web_search: bool = Field(
+        default=False,
+        description="Let Claude search the web (`web_search`; $10 per 1,000 searches). Its answers then cite "
+        "their sources as numbered links, and sandbox time is not billed in turns that offer a web tool.",
+    )
+    web_fetch: bool = Field(
+        default=False,
+        description="Let Claude read web pages whose address is in the conversation (`web_fetch`: links "
+        "people post, or search results).",
+    )
+    web_allowed_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Only these sites for web search and fetch (comma-separated, no `https://`; "
+        "`example.com` includes its subdomains). Not with `WEB_BLOCKED_DOMAINS`.",
+    )
+    web_blocked_domains: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Never these sites for web search and fetch (comma-separated, no `https://`). Not "
+        "with `WEB_ALLOWED_DOMAINS`.",
+    )
+    anthropic_skills: Annotated[list[str], NoDecode] = Field(
+        default=list(ANTHROPIC_SKILLS),
+        description="Anthropic's Agent Skills loaded into every sandbox, so Claude makes real Excel, "
+        "PowerPoint, Word and PDF files (comma-separated from xlsx, pptx, docx, pdf; empty for none).",
+    )
+    skills_dir: Path | None = Field(
+        default=None,
+        description="A folder of your own Agent Skills (one folder per skill, each with a `SKILL.md`): "
+        "uploaded at start when they changed (or with `python -m bot skills sync`), pinned in "
+        "`skills.lock.json` there, and loaded into every sandbox.",
     )
 
     # --- Slack behaviour -------------------------------------------------------------------------
@@ -321,6 +356,9 @@ class Settings(BaseSettings):
         "allowed_usergroups",
         "allowed_channels",
         "allowed_teams",
+        "web_allowed_domains",
+        "web_blocked_domains",
+        "anthropic_skills",
         mode="before",
     )
     @classmethod
@@ -382,6 +420,24 @@ class Settings(BaseSettings):
                 raise ValueError(f'must be JSON like {{"claude-sonnet-5": {{"input": 2}}}}: {exc}') from exc
         return value
 
+    @field_validator("web_allowed_domains", "web_blocked_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        for domain in value:
+            if "://" in domain or " " in domain:
+                raise ValueError(f"{domain!r}: give domains without the scheme, like example.com")
+        return value
+
+    @field_validator("anthropic_skills")
+    @classmethod
+    def _skills(cls, value: list[str]) -> list[str]:
+        unknown = [s for s in value if s not in ANTHROPIC_SKILLS]
+        if unknown:
+            raise ValueError(
+                f"unknown skill(s) {', '.join(unknown)}: choose from {', '.join(ANTHROPIC_SKILLS)}"
+            )
+        return value
+
     @field_validator("slash_command")
     @classmethod
     def _command(cls, value: str) -> str:
@@ -395,6 +451,12 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SLACK_APP_TOKEN or SLACK_SIGNING_SECRET: set SLACK_APP_TOKEN (xapp-..., Socket Mode) or "
                 "SLACK_SIGNING_SECRET (HTTP mode)"
+            )
+        if self.web_allowed_domains and self.web_blocked_domains:
+            # The API refuses a web tool with both lists (web search and web fetch tool docs).
+            raise ValueError(
+                "WEB_ALLOWED_DOMAINS and WEB_BLOCKED_DOMAINS: set one or the other, not both (Anthropic "
+                "refuses both lists at once)"
             )
         return self
 
@@ -429,6 +491,16 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     database_url: str = str(Settings.model_fields["database_url"].default)
+
+
+class SkillsSettings(BaseSettings):
+    """Only what `python -m bot skills sync` needs (no Slack tokens): Anthropic and the folder."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    anthropic_api_key: str
+    anthropic_base_url: str | None = None
+    skills_dir: Path | None = None
 
 
 def env_name(field: str) -> str:

@@ -120,7 +120,7 @@ class StepStarted:
     """A code execution (bash, Python cell, file edit) or a tool call began."""
 
     step_id: str
-    kind: str  # "bash" | "python" | "edit" | "tool"
+    kind: str  # "bash" | "python" | "edit" | "tool" | "web"
     title: str
     code: str
 
@@ -162,7 +162,17 @@ class TextWithdrawn:
     reason: str
 
 
-TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseInterrupted | TextWithdrawn
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """The answer text just emitted cites this web page. Sent after the text it backs, so a marker
+    placed where it arrives follows the claim; the Slack side numbers sources in order of first use
+    and lists them under the answer."""
+
+    url: str
+    title: str
+
+
+TurnEvent = TextDelta | StepStarted | StepFinished | Notice | ResponseInterrupted | TextWithdrawn | Citation
 
 
 class TurnOutcome(StrEnum):
@@ -205,6 +215,38 @@ class Usage:
     @property
     def total_input(self) -> int:
         return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class WebAccess:
+    """What Claude may do on the web in a turn: search, read pages, and which sites (one list or the
+    other: the API refuses both at once)."""
+
+    search: bool = False
+    fetch: bool = False
+    allowed_domains: tuple[str, ...] = ()
+    blocked_domains: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SkillRef:
+    """An Agent Skill loaded into the sandbox: one of Anthropic's (`pptx`) or an operator's, pinned
+    to a version. `name` and `description` are what people are told about it."""
+
+    kind: str  # "anthropic" | "custom"
+    skill_id: str
+    version: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TurnOptions:
+    """The per-turn knobs: filled from the deployment's settings today, and from a channel's own
+    configuration where it has one."""
+
+    web: WebAccess = field(default_factory=WebAccess)
+    skills: tuple[SkillRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ def settings_table() -> str:
             default = "*(unset)*"
         elif info.default == "":
             default = "*(empty)*"
+        elif isinstance(info.default, list):
+            default = f"`{','.join(info.default)}`"
         elif isinstance(info.default, bool):
             default = f"`{str(info.default).lower()}`"
         else:

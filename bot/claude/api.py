@@ -43,6 +43,7 @@ from bot.claude.errors import (
     parse_failure,
 )
 from bot.claude.file_refs import referenced_file_ids
+from bot.claude.options import beta_headers, container_id_of
 from bot.claude.retry import backoff, check_wait, human_duration, retry_after_seconds, should_retry
 from bot.claude.stream import (
     LineTooLong,
@@ -97,10 +98,9 @@ class _Retry(Exception):
 
 
 def sent_ids(body: dict[str, Any]) -> Sent:
-    container = body.get("container")
     return Sent(
         model=str(body.get("model", "")),
-        container_id=container if isinstance(container, str) else None,
+        container_id=container_id_of(body.get("container")),
         file_ids=frozenset(referenced_file_ids(body.get("messages") or [])),
     )
 
@@ -162,7 +162,7 @@ class ClaudeApi:
         attempt = 0
         while True:
             try:
-                return await self._stream_once(payload, on_events)
+                return await self._stream_once(payload, on_events, beta_headers(body))
             except _Retry as failed:
                 failure = failed.failure
                 attempt += 1
@@ -177,12 +177,17 @@ class ClaudeApi:
                     )
                 await asyncio.sleep(wait)
 
-    async def _stream_once(self, payload: str, on_events: EventSink) -> ModelResponse:
+    async def _stream_once(self, payload: str, on_events: EventSink, betas: dict[str, str]) -> ModelResponse:
         lines = SSELines(MAX_SSE_LINE)
         parser = SSEParser()
         acc = ResponseAccumulator()
         request_id: str | None = None
-        headers = {**self._headers, "content-type": "application/json", "accept": "text/event-stream"}
+        headers = {
+            **self._headers,
+            **betas,
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+        }
         try:
             async with self._http().post(
                 f"{self.base_url}/v1/messages", data=payload, headers=headers, allow_redirects=False

@@ -38,6 +38,7 @@ from bot.claude.stream import ModelResponse
 from bot.model import (
     Notice,
     ResponseInterrupted,
+    SkillRef,
     StepFinished,
     StepStatus,
     TextDelta,
@@ -116,6 +117,8 @@ class TurnInput:
     # The first request's estimated prompt tokens (0: not estimated); later ones are estimated from
     # the usage of the response before them.
     prompt_estimate: int = 0
+    # Agent Skills loaded into the container with every request of the turn (bot/claude/options.py).
+    skills: tuple[SkillRef, ...] = ()
 
 
 class _Output:
@@ -185,6 +188,7 @@ class Conversation:
                 history_len=len(turn.history),
                 container_id=state.container_id,
                 previous_len=previous_len,
+                skills=turn.skills,
             )
             estimate = prompt_tokens + (estimate_tokens(messages[previous_len:]) if previous_len else 0)
             previous_len = len(messages)

@@ -10,6 +10,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.claude.options import container_param
+from bot.model import SkillRef
+
 Message = dict[str, Any]
 Block = dict[str, Any]
 
@@ -164,6 +167,7 @@ def build_request(
     history_len: int,
     container_id: str | None,
     previous_len: int = 0,
+    skills: Sequence[SkillRef] = (),
 ) -> dict[str, Any]:
     system_blocks, marked = with_cache_breakpoints(system, messages, history_len, previous_len)
     body: dict[str, Any] = {
@@ -173,9 +177,9 @@ def build_request(
         "tools": tools,
         "messages": marked,
     }
-    if container_id:
-        # The plain string form: the object form without skills is rejected (reference §2.1).
-        body["container"] = container_id
+    container = container_param(container_id, skills)
+    if container:
+        body["container"] = container
     return body
 
 

@@ -11,13 +11,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from bot.model import StepFinished, StepStarted, StepStatus, TextDelta, TurnEvent, Usage
+from bot.model import Citation, StepFinished, StepStarted, StepStatus, TextDelta, TurnEvent, Usage
 
 _STEP_KINDS = {
     "bash_code_execution": "bash",
     "code_execution": "python",
     "text_editor_code_execution": "edit",
+    "web_search": "web",
+    "web_fetch": "web",
+}
+# What a failed web step says, from the tools' error codes (SDK `web_search_tool_result_error_code.py`,
+# `web_fetch_tool_result_error_code.py`; meanings from the web search and web fetch tool pages).
+WEB_ERRORS = {
+    "max_uses_exceeded": "the most searches or reads one request may make were used",
+    "too_many_requests": "the web tool is rate limited; try again shortly",
+    "query_too_long": "the search query was too long",
+    "url_not_allowed": "that site is not allowed here",
+    "url_not_in_prior_context": "only addresses that appeared in the conversation can be read",
+    "url_not_accessible": "the page could not be reached",
+    "url_too_long": "the address was too long",
+    "unsupported_content_type": "the page is of a kind that cannot be read",
+    "content_too_large": "the page is too large to read",
+    "unavailable": "the web tool is unavailable right now",
 }
 
 
@@ -199,6 +216,8 @@ class ResponseAccumulator:
                 block["input"] = {}
         if block.get("type") == "server_tool_use":
             return [started_event(block)]
+        if block.get("type") == "text" and block.get("citations"):
+            return citations_of(block)
         return []
 
     def _place(self, index: int, block: dict[str, Any]) -> None:
@@ -248,7 +267,23 @@ def started_event(block: dict[str, Any]) -> StepStarted:
     )
 
 
+def citations_of(block: dict[str, Any]) -> list[TurnEvent]:
+    """A cited text block's web sources, once its text is complete (so markers follow the claim)."""
+    out: dict[str, TurnEvent] = {}
+    for cite in block.get("citations") or []:
+        url = cite.get("url") if isinstance(cite, dict) else None
+        if cite.get("type") == "web_search_result_location" and isinstance(url, str):
+            out.setdefault(url, Citation(url, str(cite.get("title") or "") or _host(url)))
+    return list(out.values())
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
 def step_code(kind: str, tool_input: dict[str, Any]) -> str:
+    if kind == "web":
+        return str(tool_input.get("query") or tool_input.get("url") or "")
     if kind == "bash":
         return str(tool_input.get("command", ""))
     if kind == "python":
@@ -265,6 +300,10 @@ def step_code(kind: str, tool_input: dict[str, Any]) -> str:
 
 def step_title(kind: str, tool_input: dict[str, Any]) -> str:
     """A short title saying what the step does: its leading comment when it has one."""
+    if kind == "web":
+        if "url" in tool_input:
+            return _clip(f"Reading {_host(str(tool_input['url']))}", 80)
+        return _clip(f"Searching the web: {tool_input.get('query', '')}", 80)
     if kind == "edit":
         path = str(tool_input.get("path", "")).rsplit("/", 1)[-1] or "a file"
         verb = {"create": "Write", "view": "Read", "str_replace": "Edit"}.get(
@@ -294,6 +333,8 @@ def finished_event(block: dict[str, Any]) -> StepFinished:
     """Turn a `*_tool_result` block into what the task card shows (stdout, stderr, files, status)."""
     step_id = str(block.get("tool_use_id", ""))
     content = block.get("content")
+    if block.get("type") in ("web_search_tool_result", "web_fetch_tool_result"):
+        return web_finished(step_id, content)
     if not isinstance(content, dict):
         return StepFinished(step_id=step_id, status=StepStatus.DONE)
     ctype = str(content.get("type", ""))
@@ -324,3 +365,18 @@ def finished_event(block: dict[str, Any]) -> StepFinished:
         return_code=return_code if isinstance(return_code, int) else None,
         file_ids=file_ids,
     )
+
+
+def web_finished(step_id: str, content: Any) -> StepFinished:
+    """A web step's card: the pages a search found, the page a fetch read, or why it failed."""
+    if isinstance(content, list):
+        found = [f"{r.get('title') or r.get('url')} ({r.get('url')})" for r in content if isinstance(r, dict)]
+        return StepFinished(step_id, StepStatus.DONE, stdout="\n".join(found) or "No results.")
+    if not isinstance(content, dict):
+        return StepFinished(step_id, StepStatus.DONE)
+    if str(content.get("type", "")).endswith("_error"):
+        code = str(content.get("error_code") or "error")
+        return StepFinished(step_id, StepStatus.FAILED, error=WEB_ERRORS.get(code, code))
+    document = content.get("content")
+    title = (document.get("title") if isinstance(document, dict) else None) or content.get("url")
+    return StepFinished(step_id, StepStatus.DONE, stdout=f"Read {title} ({content.get('url')})")

@@ -22,6 +22,7 @@ from bot.claude.content import Said, safe_name, thread_context, user_content
 from bot.claude.conversation import Conversation, TurnInput
 from bot.claude.errors import ClaudeError
 from bot.claude.file_refs import without_deleted_files
+from bot.claude.options import code_execution_is_free, prompt_notes, web_tools
 from bot.claude.request import (
     Block,
     Message,
@@ -39,13 +40,16 @@ from bot.governance.spend import SpendTracker, TurnSpend, container_seconds
 from bot.model import (
     InboundFile,
     Notice,
+    SkillRef,
     StepStarted,
     ThreadKey,
     ToolOutput,
     TurnEvent,
+    TurnOptions,
     TurnOutcome,
     TurnResult,
     Usage,
+    WebAccess,
 )
 from bot.slack.files_out import LocalFile
 from bot.slack.inbound import TWIN_WAIT_SECONDS
@@ -68,8 +72,10 @@ class TurnRunner:
         spend: SpendTracker,
         *,
         owner: str,
+        skills: tuple[SkillRef, ...] = (),
     ) -> None:
         self.owner = owner
+        self.skills = skills
         self.spend = spend
         self.settings = settings
         self.store = store
@@ -324,17 +330,33 @@ class TurnRunner:
             content: list[Block] = saved[0]["content"]
         else:
             content = await self._question(start, reply, history, hooks, again=start.resumed is not None)
+        options = self.options(key)
         prompt = PromptContext(
             bot_name=self.slack.bot_name,
             channel_label=await self.slack.channel_label(key),
             tool_names=self.tools.names,
-            extra="\n\n".join(filter(None, [self.tools.prompt_notes, self.settings.system_prompt_extra])),
+            extra="\n\n".join(
+                filter(
+                    None,
+                    [
+                        prompt_notes(options.web, options.skills),
+                        self.tools.prompt_notes,
+                        self.settings.system_prompt_extra,
+                    ],
+                )
+            ),
         )
-        turn = TurnInput(
-            system=system_prompt(prompt),
-            tools=tool_definitions(
+        tools = [
+            *tool_definitions(
                 self.settings.code_execution_tool, self.tools.definitions(self.settings.code_execution_tool)
             ),
+            *web_tools(options.web),
+        ]
+        # Code execution is not billed in requests that offer the current web tools (pricing).
+        hooks.sandbox_free = code_execution_is_free(tools)
+        turn = TurnInput(
+            system=system_prompt(prompt),
+            tools=tools,
             history=history,
             user_content=content,
             container_id=thread.container_id,
@@ -343,6 +365,7 @@ class TurnRunner:
             resumed_stop=start.resumed.stop_reason if start.resumed is not None else None,
             # Only needed, and only worth a pass over the history, when a budget may stop a request.
             prompt_estimate=estimate_tokens([history, content]) if hooks.budgeted else 0,
+            skills=options.skills,
         )
         if any(b.get("type") == "container_upload" for b in content):
             hooks.sandbox_used = True  # preloaded files are billed even when no code runs
@@ -352,6 +375,17 @@ class TurnRunner:
         if problems:
             result.message = "\n".join(filter(None, [*problems, result.message]))
         return result
+
+    def options(self, key: ThreadKey) -> TurnOptions:
+        """The turn's knobs (web access, skills): the deployment's settings, for every channel."""
+        settings = self.settings
+        web = WebAccess(
+            search=settings.web_search,
+            fetch=settings.web_fetch,
+            allowed_domains=tuple(settings.web_allowed_domains),
+            blocked_domains=tuple(settings.web_blocked_domains),
+        )
+        return TurnOptions(web=web, skills=self.skills)
 
     async def _question(
         self, start: TurnStart, reply: ThreadReply, history: list[Message], hooks: _Hooks, *, again: bool
@@ -484,11 +518,12 @@ class _Hooks:
         self.deadline: float | None = None  # the turn's end, on the event loop's clock
         self.budget: TurnSpend | None = None
         self.sandbox_used = False  # code ran, or files were attached: the turn pays sandbox time
+        self.sandbox_free = False  # its requests offered a current web tool: no sandbox time billed
         self._first_request: float | None = None
         self._last_response: float | None = None
 
     async def emit(self, events: list[TurnEvent]) -> None:
-        if not self.sandbox_used and any(isinstance(e, StepStarted) for e in events):
+        if not self.sandbox_used and any(isinstance(e, StepStarted) and e.kind != "web" for e in events):
             self.sandbox_used = True
         await self.reply.handle(events)
 
@@ -535,8 +570,9 @@ class _Hooks:
 
     async def bill_sandbox(self) -> None:
         """Add the sandbox time the turn is billed for (from its first request to its last response,
-        at least the 5-minute minimum; none when no code ran and no file was attached)."""
-        if not self.sandbox_used or self._first_request is None:
+        at least the 5-minute minimum; none when no code ran and no file was attached, and none when
+        its requests offered web search or fetch of a current version, which make it free)."""
+        if not self.sandbox_used or self.sandbox_free or self._first_request is None:
             return
         active = (self._last_response or time.monotonic()) - self._first_request
         seconds = container_seconds(active, used_sandbox=True)

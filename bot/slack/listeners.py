@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,7 +47,7 @@ class BotIdentity:
     name: str
 
 
-def help_text(command: str, bot_name: str) -> str:
+def help_text(command: str, bot_name: str, skills: Sequence[tuple[str, str]] = ()) -> str:
     return "\n".join(
         [
             f"*{bot_name}* runs Python for you in a sandbox that lives as long as the thread.",
@@ -56,8 +56,13 @@ def help_text(command: str, bot_name: str) -> str:
             "• Reply in the thread to continue: variables and files are still there.",
             "• Each answer has *New session* to start over; a running answer has *Stop*.",
             f"• `{command} status` shows what is running for you and your recent usage.",
+            *([f"• Skills I can use to make files: {skills_list(skills)}."] if skills else []),
         ]
     )
+
+
+def skills_list(skills: Sequence[tuple[str, str]]) -> str:
+    return "; ".join(f"`{name}` ({about})" if about else f"`{name}`" for name, about in skills)
 
 
 def thread_link(key: ThreadKey) -> str:
@@ -91,6 +96,7 @@ def register_listeners(
     commands: CommandIntake,
     identity: BotIdentity,
     slash_command: str,
+    skills: Sequence[tuple[str, str]] = (),
 ) -> None:
     async def persist(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
         # Listener middleware runs before Bolt acknowledges the event: stored first, then acked.
@@ -108,7 +114,7 @@ def register_listeners(
         text = str(command.get("text") or "").strip()
         user = str(command["user_id"])
         if text.lower() in ("", "help"):
-            await ack(help_text(slash_command, identity.name))
+            await ack(help_text(slash_command, identity.name, skills))
             return
         if text.lower() == "status":
             try:

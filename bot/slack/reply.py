@@ -26,6 +26,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.model import (
+    Citation,
     Notice,
     ResponseInterrupted,
     StepFinished,
@@ -37,6 +38,7 @@ from bot.model import (
     TurnEvent,
 )
 from bot.slack import render
+from bot.slack.citations import Sources
 from bot.slack.errors import CallFailed, failure
 from bot.slack.outbox import Chunk, Outbox
 from bot.slack.plain_messages import Card, PlainMessages
@@ -132,6 +134,7 @@ class ThreadReply:
         self.full_text: list[str] = []  # the whole answer, for a file when it is too long
         # Outputs too long for a task card: posted whole as text files with the turn's files.
         self.long_outputs: list[tuple[str, str]] = []
+        self._sources = Sources()  # web pages the answer cites, listed under it at the end
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -159,6 +162,9 @@ class ThreadReply:
                 self._add_text(neutralize_mentions(ready), raw=raw - self._held_raw)
                 continue
             self._release_held()
+            if isinstance(event, Citation):
+                self._add_text(self._sources.marker(event))  # after the text it backs, same paragraph
+                continue
             self._break_before_text = True
             if isinstance(event, StepStarted):
                 self._shown.card(event.step_id)
@@ -482,6 +488,8 @@ class ThreadReply:
         """Flush everything with the closing line (if any) and the controls, then clear the status."""
         blocks = render.after_controls(str(self.key), retry=retry)
         self._release_held()
+        if self._sources:
+            self._add_text(self._sources.text())
         self._closed = True
         self._closing.set()
         self._dirty.set()

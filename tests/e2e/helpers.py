@@ -16,6 +16,15 @@ def sent(record: RequestRecord) -> dict[str, Any]:
     return record.body
 
 
+def container_of(body: dict[str, Any]) -> str | None:
+    """The container id a request names: the plain string, or the `id` of the object form that
+    requests loading Agent Skills carry (bot/claude/options.py)."""
+    container = body.get("container")
+    if isinstance(container, dict):
+        return container.get("id")
+    return container
+
+
 def got(record: RequestRecord) -> dict[str, Any]:
     """The message the emulator answered with."""
     assert record.response is not None, record

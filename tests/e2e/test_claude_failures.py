@@ -15,6 +15,7 @@ from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import (
     bot_messages,
     bot_text,
+    container_of,
     got,
     sent,
     wait_finished,
@@ -75,13 +76,13 @@ async def test_an_outage_keeps_the_sandbox_and_offers_retry(
     await slack.wait_for(lambda: retry_message(slack, root) is not None, what="the Retry button")
     assert "sandbox had expired" not in bot_text(slack, "general", root)
     # It did try without the container (which would have worked, had the container been gone).
-    assert any(r.body and "container" not in r.body for r in claude.requests[1:])
+    assert any(r.body and container_of(r.body) is None for r in claude.requests[1:])
     claude.end_outage()
     ts = retry_message(slack, root)
     assert ts is not None
     await slack.press_button("ana", "general", ts, "retry_turn")
     await wait_for_text(slack, "general", root, "n is 42.")  # the REPL survived the outage
-    assert sent(claude.requests[-1])["container"] == container
+    assert container_of(sent(claude.requests[-1])) == container
 
 
 async def test_a_container_gone_behind_a_bare_500_is_replaced(
@@ -98,7 +99,7 @@ async def test_a_container_gone_behind_a_bare_500_is_replaced(
     assert "sandbox had expired" in text
     # One failed request (the API said not to retry it), then the same turn without the container.
     assert [r.status for r in claude.requests[1:]] == [500, 200]
-    assert sent(claude.requests[1])["container"] == old and "container" not in sent(claude.requests[2])
+    assert container_of(sent(claude.requests[1])) == old and container_of(sent(claude.requests[2])) is None
 
 
 # --- item 3: a response that broke off is continued, not run again --------------------------------

@@ -6,7 +6,7 @@ import itertools
 import json
 
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
+from tests.e2e.helpers import bot_messages, bot_text, container_of, got, sent, wait_finished, wait_for_text
 from tests.emulators.anthropic import (
     AnthropicEmulator,
     ByText,
@@ -46,7 +46,7 @@ async def test_repl_state_persists_across_turns(
     text = await wait_for_text(slack, "general", root, "The result is 42.")
     assert "I set x." in text
     first, second = claude.requests[0], claude.requests[-1]
-    assert sent(second)["container"] == got(first)["container"]["id"]
+    assert container_of(sent(second)) == got(first)["container"]["id"]
     # The second request carries the first turn's full content, code execution blocks included.
     assert any(
         b.get("type") == "code_execution_tool_result" for m in sent(second)["messages"] for b in m["content"]
@@ -67,7 +67,7 @@ async def test_restart_keeps_container_and_history(
     await start_bot(lease_seconds="3")
     await slack.post_message("ana", "general", "what is the sum?", thread_ts=root)
     await wait_for_text(slack, "general", root, "The result is 6.")
-    assert sent(claude.requests[-1])["container"] == got(claude.requests[0])["container"]["id"]
+    assert container_of(sent(claude.requests[-1])) == got(claude.requests[0])["container"]["id"]
     texts = [b.get("text", "") for m in sent(claude.requests[-1])["messages"] for b in m["content"]]
     assert any("load the data" in t for t in texts)
 
@@ -99,7 +99,7 @@ async def test_pause_turn_programmatic_and_direct_tool_calls(
     assert "Halfway there" in text and "Tool said: Posted." in text
     stops = [got(r)["stop_reason"] for r in claude.requests]
     assert stops == ["tool_use", "pause_turn", "tool_use", "end_turn"]
-    containers = {sent(r).get("container") for r in claude.requests[1:]}
+    containers = {container_of(sent(r)) for r in claude.requests[1:]}
     assert containers == {got(claude.requests[0])["container"]["id"]}
     ptc_result = sent(claude.requests[1])["messages"][-1]
     assert [b["type"] for b in ptc_result["content"]] == ["tool_result"]
@@ -139,7 +139,7 @@ async def test_expired_container_is_replaced_once_with_a_notice(
     text = await wait_for_text(slack, "general", root, "Second.")
     assert "sandbox had expired" in text
     last = claude.requests[-1]
-    assert "container" not in sent(last)
+    assert container_of(sent(last)) is None
     assert "sandbox was replaced" in json.dumps(sent(last)["messages"][-1])
     assert got(last)["container"]["id"] != old
 

@@ -9,6 +9,7 @@ from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import (
     bot_messages,
     bot_text,
+    container_of,
     got,
     sent,
     stop_buttons,
@@ -189,7 +190,7 @@ async def test_new_session_forgets_history_and_container(
     await slack.post_message("ana", "general", "what was z?", thread_ts=root)
     await wait_for_text(slack, "general", root, "Fresh start.")
     last = sent(claude.requests[-1])
-    assert "container" not in last
+    assert container_of(last) is None
     assert len(last["messages"]) == 1 and "what was z?" in str(last["messages"][0])
 
 

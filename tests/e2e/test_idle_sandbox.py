@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import sent, wait_finished
+from tests.e2e.helpers import container_of, sent, wait_finished
 from tests.emulators.anthropic import AnthropicEmulator, ModelRequest, Python, Say, Step, StepContext
 from tests.emulators.slack import SlackEmulator
 
@@ -46,7 +46,8 @@ async def test_a_thread_idle_past_the_checkpoint_rebuilds_and_says_so(
     await slack.post_message("ana", "general", "what is the total revenue?", thread_ts=root)
     text = await wait_finished(slack, "general", root, count=2)
     assert "Total revenue: 350." in text and NOTE in text  # one line in the thread says the memory was gone
-    container = sent(claude.requests[-1])["container"]
+    container = container_of(sent(claude.requests[-1]))
+    assert container is not None
     assert claude.containers[container].restores == 1  # same container, restored: files kept
     system = " ".join(b["text"] for b in sent(claude.requests[-1])["system"])
     assert "'df' in globals()" in " ".join(system.split())

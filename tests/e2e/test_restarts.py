@@ -4,7 +4,7 @@ is answered once, going on from what was saved, and nobody is asked to send it a
 from __future__ import annotations
 
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_text, got, sent, wait_finished, wait_for_text
+from tests.e2e.helpers import bot_text, container_of, got, sent, wait_finished, wait_for_text
 from tests.emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, PauseTurn, Say, Script, Step
 from tests.emulators.slack import SlackEmulator
 from tests.harness import free_port
@@ -45,7 +45,7 @@ async def test_a_turn_cut_off_by_a_deploy_is_answered_after_the_restart(
     resumed = sent(claude.requests[-1])
     assert resumed["messages"][-1]["role"] == "assistant"
     assert "Part one." in str(resumed["messages"][-1]["content"])
-    assert resumed["container"] == got(claude.requests[0])["container"]["id"]
+    assert container_of(resumed) == got(claude.requests[0])["container"]["id"]
     assert sum("write me a long answer" in str(m["content"]) for m in resumed["messages"]) == 1
 
 

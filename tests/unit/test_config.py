@@ -63,6 +63,12 @@ def test_dotenv_is_read(tmp_path: Path) -> None:
             {"SLACK_BOT_TOKEN": "xoxb-1", "ANTHROPIC_API_KEY": "sk-ant-1"},
             "set SLACK_APP_TOKEN (xapp-..., Socket Mode) or SLACK_SIGNING_SECRET",
         ),
+        (
+            {**GOOD, "WEB_ALLOWED_DOMAINS": "ecb.europa.eu", "WEB_BLOCKED_DOMAINS": "example.com"},
+            "WEB_ALLOWED_DOMAINS and WEB_BLOCKED_DOMAINS: set one or the other",
+        ),
+        ({**GOOD, "WEB_BLOCKED_DOMAINS": "https://x.com"}, "WEB_BLOCKED_DOMAINS is invalid"),
+        ({**GOOD, "ANTHROPIC_SKILLS": "pptx,keynote"}, "ANTHROPIC_SKILLS is invalid"),
     ],
 )
 def test_errors_are_one_clear_line_each(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .script import Bash, Edit, Python, Step, StepContext
+from .script import ServerStep, Step, StepContext
 from .tokens import canonical
 
 MAX_PAUSED = 10_000
@@ -37,7 +37,7 @@ class Paused:
     """Programmatic calls: tool_use id -> the sandbox's call id."""
     server_tool_use_id: str | None = None
     output_dir: Path | None = None
-    dangling: Bash | Python | Edit | None = None
+    dangling: ServerStep | None = None
 
 
 @dataclass

@@ -21,6 +21,7 @@ from .pacing import Latency
 from .script import (
     Bash,
     CallTool,
+    Cite,
     Cut,
     Delay,
     Edit,
@@ -33,9 +34,12 @@ from .script import (
     Step,
     StepContext,
     Stop,
+    WebFetch,
+    WebSearch,
 )
 from .sse import Sink
 from .vocabulary import PTC_VERSIONS
+from .web import FakeWeb
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +65,9 @@ class Engine:
         containers: ContainerRegistry,
         settings: Callable[[], RuntimeSettings],
         model: Callable[[], ModelFn],
+        web: FakeWeb,
     ) -> None:
+        self.web = web
         self.files = files
         self.containers = containers
         self.settings = settings
@@ -158,8 +164,26 @@ def _check_steps(steps: Sequence[Step], parsed: ParsedRequest, resume: Paused | 
     if resume is not None and resume.dangling is not None:
         all_steps.append(resume.dangling)
     for step in all_steps:
-        if not isinstance(step, Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut):
+        if not isinstance(
+            step,
+            Say
+            | Bash
+            | Python
+            | Edit
+            | CallTool
+            | PauseTurn
+            | Stop
+            | Delay
+            | Cut
+            | WebSearch
+            | WebFetch
+            | Cite,
+        ):
             raise ScriptError(f"not a step: {step!r}")
+        if isinstance(step, WebSearch | Cite) and parsed.web_search is None:
+            raise ScriptError(f"{type(step).__name__} step but the request declares no web_search tool")
+        if isinstance(step, WebFetch) and parsed.web_fetch is None:
+            raise ScriptError("WebFetch step but the request declares no web_fetch tool")
         if isinstance(step, Bash | Python | Edit) and parsed.code_tool_type is None:
             raise ScriptError(f"{type(step).__name__} step but the request declares no code execution tool")
         if isinstance(step, Python) and parsed.code_tool_type not in PTC_VERSIONS:

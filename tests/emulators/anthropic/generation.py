@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import ids
+from . import ids, web_steps
 from .caching import PromptUsage
 from .containers import Container
 from .continuations import Paused, Turn, content_key
@@ -30,19 +30,24 @@ from .sandbox import CellDone, CellOutcome, CellPaused, run_bash, run_edit
 from .script import (
     Bash,
     CallTool,
+    Cite,
     Cut,
     Edit,
     PauseTurn,
     Python,
     Say,
     ScriptError,
+    ServerStep,
     StepContext,
     StepOutput,
     Stop,
+    WebFetch,
+    WebSearch,
     resolve,
 )
 from .sse import Sink
 from .tokens import count_json, count_text
+from .web import DIRECT
 
 if TYPE_CHECKING:
     from .engine import Engine
@@ -82,6 +87,8 @@ class ResponseRun:
         self.stop_sequence: str | None = None
         self.stop_details: dict[str, Any] | None = None
         self.pause: Paused | None = None
+        self.web_searches = 0
+        self.web_fetches = 0
         room = self.settings.context_window - prompt.total_tokens
         self.budget = min(parsed.max_tokens, max(room, 0))
         self.budget_reason = "max_tokens" if parsed.max_tokens <= room else "model_context_window_exceeded"
@@ -118,7 +125,7 @@ class ResponseRun:
         finally:
             self.pacer.caught_up()
 
-    async def _paced(
+    async def paced(
         self, index: int, text: str, tokens: int, emit: Callable[[int, str], Awaitable[None]]
     ) -> None:
         """Send ``text`` as deltas as its tokens fall due (see pacing.py)."""
@@ -155,7 +162,7 @@ class ResponseRun:
         index = len(self.content)
         self.content.append({"type": "text", "text": text})
         await self.sink.block_start(index, {"type": "text", "text": ""})
-        await self._paced(index, text, tokens, self.sink.text_delta)
+        await self.paced(index, text, tokens, self.sink.text_delta)
         await self.sink.block_stop(index)
         self.output_tokens += tokens
 
@@ -170,11 +177,11 @@ class ResponseRun:
             await self.sink.input_delta(index, "")
         # A call without arguments streams only the empty fragment (anthropic-sdk-java#295, #382).
         raw = json.dumps(block["input"], ensure_ascii=False) if block["input"] else ""
-        await self._paced(index, raw, tokens, self.sink.input_delta)
+        await self.paced(index, raw, tokens, self.sink.input_delta)
         await self.sink.block_stop(index)
         self.output_tokens += tokens
 
-    async def _result_block(self, block: dict[str, Any]) -> None:
+    async def result_block(self, block: dict[str, Any]) -> None:
         index = len(self.content)
         self.content.append(block)
         await self.sink.block_start(index, block)  # result blocks arrive whole (§7)
@@ -199,7 +206,7 @@ class ResponseRun:
         if self.pause is not None:
             self.pause.content_key = content_key(self.content)
             self.engine.paused.add(self.pause)
-        usage = usage_body(self.prompt, self.output_tokens, self.geo)
+        usage = usage_body(self.prompt, self.output_tokens, self.geo, self.web_searches, self.web_fetches)
         message = {
             **skeleton,
             "content": self.content,
@@ -216,10 +223,14 @@ class ResponseRun:
         extra: dict[str, Any] = {}
         if self.container is not None:
             self.engine.containers.touch(self.container)
-            message["container"] = delta["container"] = {
+            container_body: dict[str, Any] = {
                 "id": self.container.id,
                 "expires_at": ids.rfc3339(self.container.expires_at),
             }
+            if self.parsed.container_skills is not None:
+                # The skills loaded, with their resolved versions (SDK `ContainerSkill`).
+                container_body["skills"] = [s.body() for s in self.parsed.loaded_skills]
+            message["container"] = delta["container"] = container_body
         if self.parsed.body.get("context_management") is not None:
             # Accepted but not applied (README LIMITS): report that no edit was made.
             message["context_management"] = extra["context_management"] = {"applied_edits": []}
@@ -262,7 +273,7 @@ class ResponseRun:
         steps = self.gen.steps
         while steps:
             step = steps[0]
-            if isinstance(step, Bash | Python | Edit):
+            if isinstance(step, Bash | Python | Edit | WebSearch | WebFetch):
                 if self.server_steps >= self.settings.server_steps_per_response:
                     # The server-side sampling loop's iteration limit (§3.4).
                     self.stop_reason = "pause_turn"
@@ -276,6 +287,9 @@ class ResponseRun:
                 if not await self._say(resolve(step.text, self.ctx)):
                     steps.clear()
                     return
+            elif isinstance(step, Cite):
+                steps.popleft()
+                await web_steps.cite(self, resolve(step.text, self.ctx), resolve(step.url, self.ctx))
             elif isinstance(step, CallTool):
                 await self._call_tools()
                 return
@@ -352,30 +366,31 @@ class ResponseRun:
         if step.dangling is not None:
             name, tool_input = _server_call(step.dangling, self.ctx)
             srv = ids.server_tool_use_id()
-            await self._tool_block(
-                {"type": "server_tool_use", "id": srv, "name": name, "input": tool_input},
-                count_json(tool_input),
-            )
+            await self._tool_block(_server_block(srv, name, tool_input), count_json(tool_input))
             self.pause.dangling = _frozen(step.dangling, tool_input)
             self.pause.server_tool_use_id = srv
 
     def _cid(self) -> str | None:
         return self.container.id if self.container else None
 
-    async def _server_step(self, step: Bash | Python | Edit) -> bool:
+    async def _server_step(self, step: ServerStep) -> bool:
         name, tool_input = _server_call(step, self.ctx)
         tokens = count_json(tool_input)
         if not self._fits(tokens):
             self.gen.steps.clear()
             return False
         srv = ids.server_tool_use_id()
-        await self._tool_block(
-            {"type": "server_tool_use", "id": srv, "name": name, "input": tool_input}, tokens
-        )
+        await self._tool_block(_server_block(srv, name, tool_input), tokens)
         self.server_steps += 1
         return await self._run_server_step(_frozen(step, tool_input), srv)
 
-    async def _run_server_step(self, step: Bash | Python | Edit, srv: str) -> bool:
+    async def _run_server_step(self, step: ServerStep, srv: str) -> bool:
+        if isinstance(step, WebSearch):
+            await web_steps.search(self, str(step.query), srv)
+            return True
+        if isinstance(step, WebFetch):
+            await web_steps.fetch(self, str(step.url), srv)
+            return True
         container = self.container
         if container is None:  # pragma: no cover - _check_steps guarantees a code execution tool
             raise ScriptError("server tool step without a container")
@@ -385,7 +400,7 @@ class ResponseRun:
         if isinstance(step, Edit):
             await container.ensure_dirs()
             result = await self._work(asyncio.to_thread(run_edit, str(container.workdir), step.tool_input()))
-            await self._result_block(
+            await self.result_block(
                 {"type": "text_editor_code_execution_tool_result", "tool_use_id": srv, "content": result}
             )
             self.ctx.outputs.append(
@@ -427,7 +442,7 @@ class ResponseRun:
                 "return_code": outcome.return_code,
                 "content": [{"type": "bash_code_execution_output", "file_id": f} for f in file_ids],
             }
-        await self._result_block(
+        await self.result_block(
             {"type": "bash_code_execution_tool_result", "tool_use_id": srv, "content": content}
         )
         self.ctx.outputs.append(
@@ -497,7 +512,7 @@ class ResponseRun:
             return False
         container.paused_cell = None
         file_ids = await self._collect(out_dir)
-        await self._result_block(
+        await self.result_block(
             {
                 "type": "code_execution_tool_result",
                 "tool_use_id": srv,
@@ -539,7 +554,18 @@ class ResponseRun:
         return file_ids
 
 
-def _server_call(step: Bash | Python | Edit, ctx: StepContext) -> tuple[str, dict[str, Any]]:
+def _server_block(srv: str, name: str, tool_input: dict[str, Any]) -> dict[str, Any]:
+    block = {"type": "server_tool_use", "id": srv, "name": name, "input": tool_input}
+    if name in ("web_search", "web_fetch"):
+        block["caller"] = DIRECT  # web tool uses carry their caller (SDK; reference §3.1)
+    return block
+
+
+def _server_call(step: ServerStep, ctx: StepContext) -> tuple[str, dict[str, Any]]:
+    if isinstance(step, WebSearch):
+        return "web_search", {"query": resolve(step.query, ctx)}
+    if isinstance(step, WebFetch):
+        return "web_fetch", {"url": resolve(step.url, ctx)}
     if isinstance(step, Bash):
         return "bash_code_execution", {"command": resolve(step.command, ctx)}
     if isinstance(step, Python):
@@ -547,8 +573,12 @@ def _server_call(step: Bash | Python | Edit, ctx: StepContext) -> tuple[str, dic
     return "text_editor_code_execution", step.tool_input()
 
 
-def _frozen(step: Bash | Python | Edit, tool_input: dict[str, Any]) -> Bash | Python | Edit:
+def _frozen(step: ServerStep, tool_input: dict[str, Any]) -> ServerStep:
     """The step with its callable arguments resolved to what was actually sent."""
+    if isinstance(step, WebSearch):
+        return WebSearch(tool_input["query"])
+    if isinstance(step, WebFetch):
+        return WebFetch(tool_input["url"])
     if isinstance(step, Bash):
         return Bash(tool_input["command"])
     if isinstance(step, Python):

@@ -32,6 +32,11 @@ def tool_use_id() -> str:
     return "toolu_01" + _tail(22)
 
 
+def tail(n: int) -> str:
+    """Random base58 characters, for ids of other objects (skills, skill versions)."""
+    return _tail(n)
+
+
 def container_id() -> str:
     return "container_011C" + _tail(20)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
+from . import catalog, web
 from .errors import ApiError, invalid_request
 from .vocabulary import (
     ALLOWED_CALLERS,
@@ -69,6 +69,13 @@ class ParsedRequest:
     tool_names: list[str]
     container_param: str | None
     stop_sequences: list[str]
+    container_skills: Any = None
+    """`container.skills` as sent (the object form), resolved by the server (skills.py)."""
+    loaded_skills: list[Any] = field(default_factory=list)
+    """The skills loaded for this request (`skills.Loaded`), reported in `container.skills`."""
+    web_search: dict[str, Any] | None = None
+    """The web search tool definition, if the request declares one (web.py)."""
+    web_fetch: dict[str, Any] | None = None
     last_user_text: str = ""
     user_turns: int = 0
     system_text: str = ""
@@ -177,6 +184,7 @@ def parse(
     tool_names = [t["name"] for t in tools if "name" in t]
     _tool_choice(body.get("tool_choice"), tools)
     container_param = _container(body.get("container"))
+    container_skills = body["container"].get("skills") if isinstance(body.get("container"), dict) else None
     stop_sequences = _stop_sequences(body.get("stop_sequences"))
     _cache_control(body.get("cache_control"), "cache_control")
     if body.get("metadata") is not None:
@@ -195,6 +203,7 @@ def parse(
             f"of output tokens for {model}"
         )
     _pairing(messages)
+    web.check_sealed(messages)
     pending = _pending_code_calls(messages)
     if pending is not None and container_param is None:
         raise invalid_request(PTC_CONTAINER_REQUIRED)
@@ -214,6 +223,9 @@ def parse(
         tool_names=tool_names,
         container_param=container_param,
         stop_sequences=stop_sequences,
+        container_skills=container_skills,
+        web_search=web.web_tool(tools, web.WEB_SEARCH_TYPES),
+        web_fetch=web.web_tool(tools, web.WEB_FETCH_TYPES),
         pending_code_calls=pending,
         system_text="\n".join(b["text"] for b in system_blocks),
     )
@@ -269,6 +281,8 @@ def _tools(tools: Any) -> tuple[list[dict[str, Any]], str | None, list[str]]:
             _callers(tool, f"tools.{k}.{typ}")
             _cache_control(tool.get("cache_control"), f"tools.{k}.{typ}.cache_control")
             code_type = typ
+        elif typ in web.WEB_SEARCH_TYPES or typ in web.WEB_FETCH_TYPES:
+            web.tool_rules(tool, f"tools.{k}.{typ}")  # domain lists (web.py)
         elif typ in TOOL_TYPES:
             pass  # a real server/client tool type the emulator does not model (README LIMITS)
         else:

@@ -7,10 +7,13 @@ from typing import Any
 from .caching import PromptUsage
 
 
-def usage_body(prompt: PromptUsage, output_tokens: int, inference_geo: str) -> dict[str, Any]:
+def usage_body(
+    prompt: PromptUsage, output_tokens: int, inference_geo: str, web_search: int = 0, web_fetch: int = 0
+) -> dict[str, Any]:
     """``usage`` as recorded for code-execution turns: ``cache_creation`` breakdown,
     ``server_tool_use`` with only the two web counters (no ``code_execution_requests``: neither the
-    SDK nor recorded traffic has it), ``service_tier`` and ``inference_geo``."""
+    SDK nor recorded traffic has it), ``service_tier`` and ``inference_geo``. The web counters count
+    the searches and fetches that ran (an errored one is not billed: web search tool page)."""
     return {
         "cache_creation": {
             "ephemeral_1h_input_tokens": prompt.ephemeral_1h_input_tokens,
@@ -21,7 +24,7 @@ def usage_body(prompt: PromptUsage, output_tokens: int, inference_geo: str) -> d
         "inference_geo": inference_geo,
         "input_tokens": prompt.input_tokens,
         "output_tokens": output_tokens,
-        "server_tool_use": {"web_fetch_requests": 0, "web_search_requests": 0},
+        "server_tool_use": {"web_fetch_requests": web_fetch, "web_search_requests": web_search},
         "service_tier": "standard",
     }
 

@@ -11,6 +11,9 @@ Steps run in order; the response is built from them:
 * ``Say(text)`` — a text block (streamed as ``text_delta``s);
 * ``Bash(command)`` / ``Python(code)`` / ``Edit(command, path, ...)`` — a ``server_tool_use`` that
   really runs in the container, followed by its result block;
+* ``WebSearch(query)`` / ``WebFetch(url)`` — a ``web_search`` / ``web_fetch`` server tool use answered
+  from ``emu.web`` (web.py), followed by its result block;
+* ``Cite(text, url)`` — a text block citing a page a search returned (``web_search_result_location``);
 * ``CallTool(name, input)`` — a direct client ``tool_use``; the response stops with ``tool_use``;
 * ``PauseTurn()`` — end the response with ``pause_turn``;
 * ``Stop(reason)`` — end the response with another stop reason;
@@ -30,6 +33,7 @@ __all__ = [
     "Bash",
     "ByText",
     "CallTool",
+    "Cite",
     "Cut",
     "Delay",
     "Edit",
@@ -44,6 +48,8 @@ __all__ = [
     "StepContext",
     "StepOutput",
     "Stop",
+    "WebFetch",
+    "WebSearch",
     "dev_model",
     "echo_model",
 ]
@@ -82,7 +88,7 @@ class ModelRequest:
 class StepOutput:
     """What one server tool step produced, visible to later steps through ``ctx.outputs``."""
 
-    tool: Literal["bash", "python", "edit"]
+    tool: Literal["bash", "python", "edit", "web_search", "web_fetch"]
     stdout: str = ""
     stderr: str = ""
     return_code: int = 0
@@ -90,7 +96,9 @@ class StepOutput:
     error_code: str | None = None
     """Set when the tool could not run (``execution_time_exceeded``, ``file_not_found`` ...)."""
     content: str = ""
-    """For ``Edit("view", ...)``: the file content returned."""
+    """For ``Edit("view", ...)``: the file content returned; for ``WebFetch``: the page's text."""
+    urls: tuple[str, ...] = ()
+    """For ``WebSearch``: the result URLs, best first."""
 
 
 @dataclass
@@ -167,7 +175,30 @@ class CallTool:
     input: Mapping[str, Any] | Callable[[StepContext], Mapping[str, Any]] = field(default_factory=dict)
 
 
-ServerStep = Bash | Python | Edit
+@dataclass(frozen=True)
+class WebSearch:
+    """``web_search`` with this query, answered from ``emu.web`` under the tool's domain filters."""
+
+    query: TextArg
+
+
+@dataclass(frozen=True)
+class WebFetch:
+    """``web_fetch`` of this URL (it must have appeared in the conversation, as the API requires)."""
+
+    url: TextArg
+
+
+@dataclass(frozen=True)
+class Cite:
+    """A text block citing ``url`` (a page an earlier search returned): ``web_search_result_location``
+    citations, streamed as ``citations_delta`` before the text."""
+
+    text: TextArg
+    url: TextArg
+
+
+ServerStep = Bash | Python | Edit | WebSearch | WebFetch
 
 
 @dataclass(frozen=True)
@@ -210,7 +241,7 @@ class Cut:
     fired: int = 0
 
 
-Step = Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut
+Step = Say | Bash | Python | Edit | CallTool | PauseTurn | Stop | Delay | Cut | WebSearch | WebFetch | Cite
 ModelFn = Callable[[ModelRequest], Sequence[Step] | Awaitable[Sequence[Step]]]
 
 

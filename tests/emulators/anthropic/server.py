@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import shutil
@@ -25,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import catalog, messages
+from . import catalog, messages, skills
 from .caching import DEFAULT_MIN_CACHEABLE_TOKENS, PromptCache, PromptTooLong, PromptUsage, count_prompt
 from .containers import Container, ContainerRegistry, ExpiryMode
 from .continuations import Turn
@@ -37,9 +38,11 @@ from .messages import ParsedRequest
 from .pacing import Latency
 from .records import RequestRecord
 from .script import ModelFn, echo_model
+from .skills import SkillStore, betas_of
 from .sse import JsonSink, SseSink
 from .validation import Validator
 from .visuals import VisualLimits
+from .web import FakeWeb
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +103,10 @@ class AnthropicEmulator:
         and a fresh Python interpreter (README). ``None``: never."""
         self.tool_start_input = True
         """``False``: tool blocks start without ``input`` (the docs' streaming example), see README."""
+        self.web = FakeWeb()
+        """The pages ``web_search`` finds and ``web_fetch`` reads (``emu.web.add(url, title, text)``)."""
+        self.skills = SkillStore()
+        """Custom skills uploaded through the Skills API, and Anthropic's pre-built ones."""
         self.record_events = False
         """Keep every SSE event in ``RequestRecord.events`` (memory-hungry under load)."""
         # Observations.
@@ -134,7 +141,11 @@ class AnthropicEmulator:
         self._files = FileStore(self._root / "files", lambda: self.max_file_bytes)
         self._visuals = VisualLimits(self._files)
         self._engine = Engine(
-            files=self._files, containers=self._registry, settings=self._settings, model=lambda: self.model
+            files=self._files,
+            containers=self._registry,
+            settings=self._settings,
+            model=lambda: self.model,
+            web=self.web,
         )
         app = web.Application(middlewares=[self._middleware], client_max_size=MAX_REQUEST_BYTES * 2)
         app.add_routes(
@@ -148,6 +159,15 @@ class AnthropicEmulator:
                 web.get("/v1/files/{file_id}", self._file_metadata),
                 web.get("/v1/files/{file_id}/content", self._file_content),
                 web.delete("/v1/files/{file_id}", self._delete_file),
+                web.post("/v1/skills", self._skills_call(self.skills.create)),
+                web.get("/v1/skills", self._skills_call(self.skills.list)),
+                web.get("/v1/skills/{skill_id}", self._skills_call(self.skills.get)),
+                web.delete("/v1/skills/{skill_id}", self._skills_call(self.skills.delete)),
+                web.post("/v1/skills/{skill_id}/versions", self._skills_call(self.skills.create_version)),
+                web.get("/v1/skills/{skill_id}/versions", self._skills_call(self.skills.list_versions)),
+                web.delete(
+                    "/v1/skills/{skill_id}/versions/{version}", self._skills_call(self.skills.delete_version)
+                ),
                 web.route("*", "/{tail:.*}", self._not_found),
             ]
         )
@@ -377,6 +397,13 @@ class AnthropicEmulator:
                 self.max_in_flight_per_container[container.id] = max(
                     self.max_in_flight_per_container.get(container.id, 0), self._per_container[container.id]
                 )
+            if parsed.container_skills is not None:
+                parsed.loaded_skills = self.skills.resolve(
+                    parsed.container_skills, betas_of(request.headers), parsed.code_tool_type is not None
+                )
+                if container is not None:
+                    done = self.skills.copied.setdefault(container.id, set())
+                    await skills.copy_into(container.root, parsed.loaded_skills, done)
             input_files = await self._materialise(parsed, container)
             try:
                 prompt = self._cache.account(parsed, self.api_key, limit=self.context_window, now=self.now())
@@ -408,6 +435,18 @@ class AnthropicEmulator:
                     outcome,
                     record.done_at - record.received_at,
                 )
+
+    def _skills_call(self, method: Callable[[web.Request], Any]) -> Handler:
+        """A Skills API endpoint: the store's answer as JSON, its ApiErrors as error bodies."""
+
+        async def handler(request: web.Request) -> web.StreamResponse:
+            result = method(request)
+            body = await result if inspect.isawaitable(result) else result
+            if self.validate_responses:
+                self._validator.skills_body(f"{request.method} {request.path}", body)
+            return self._json(request, body)
+
+        return handler
 
     def _file_exists(self, file_id: str) -> bool:
         return self._files is not None and file_id in self._files.files

@@ -33,6 +33,7 @@ class Sink(Protocol):
     async def block_start(self, index: int, block: dict[str, Any]) -> None: ...
     async def text_delta(self, index: int, text: str) -> None: ...
     async def input_delta(self, index: int, partial: str) -> None: ...
+    async def citation_delta(self, index: int, citation: dict[str, Any]) -> None: ...
     async def block_stop(self, index: int) -> None: ...
     async def ping(self) -> None: ...
     async def message_delta(
@@ -57,6 +58,9 @@ class JsonSink:
         return None
 
     async def input_delta(self, index: int, partial: str) -> None:
+        return None
+
+    async def citation_delta(self, index: int, citation: dict[str, Any]) -> None:
         return None
 
     async def block_stop(self, index: int) -> None:
@@ -153,6 +157,15 @@ class SseSink:
                 "type": "content_block_delta",
                 "index": index,
                 "delta": {"type": "input_json_delta", "partial_json": partial},
+            }
+        )
+
+    async def citation_delta(self, index: int, citation: dict[str, Any]) -> None:
+        await self._event(
+            {
+                "type": "content_block_delta",
+                "index": index,
+                "delta": {"type": "citations_delta", "citation": citation},
             }
         )
 

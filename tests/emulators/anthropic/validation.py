@@ -265,6 +265,8 @@ def _accumulate(events: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, li
                 msg["content"][index]["text"] += delta["text"]
             elif delta["type"] == "input_json_delta":
                 buffers[index] = buffers.get(index, "") + delta["partial_json"]
+            elif delta["type"] == "citations_delta":
+                msg["content"][index].setdefault("citations", []).append(delta["citation"])
         elif kind == "content_block_stop":
             index = ev["index"]
             open_blocks.discard(index)
@@ -350,3 +352,27 @@ class Validator:
 
     def token_count(self, context: str, body: dict[str, Any]) -> None:
         self._report(context, check_model(body, MessageTokensCount))
+
+    def skills_body(self, context: str, body: dict[str, Any]) -> None:
+        """Skills API bodies: checked as the GA and the beta models (``types/skill.py`` ...)."""
+        from anthropic.types import DeletedSkill, Skill
+        from anthropic.types.beta import BetaDeletedSkill, BetaSkill
+        from anthropic.types.beta.skills import BetaDeletedSkillVersion, BetaSkillVersion
+        from anthropic.types.skills import DeletedSkillVersion, SkillVersion
+
+        models: dict[str, tuple[type[pydantic.BaseModel], ...]] = {
+            "skill": (Skill, BetaSkill),
+            "skill_version": (SkillVersion, BetaSkillVersion),
+            "skill_deleted": (DeletedSkill, BetaDeletedSkill),
+            "skill_version_deleted": (DeletedSkillVersion, BetaDeletedSkillVersion),
+        }
+        if "data" in body:
+            if set(body) != {"data", "next_page"}:
+                self._report(context, [f"list page keys {sorted(body)}"])
+            for i, item in enumerate(body["data"]):
+                self.skills_body(f"{context} data[{i}]", item)
+            return
+        for model_cls in models.get(str(body.get("type")), ()):
+            self._report(context, check_model(body, model_cls))
+        if str(body.get("type")) not in models:
+            self._report(context, [f"unknown skills body type {body.get('type')!r}"])
