@@ -25,13 +25,19 @@ from bot.config import Settings
 from bot.engine import Engine, TurnRunner, new_owner_id
 from bot.governance.spend import SpendTracker
 from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
+from bot.slack.access import AccessGate, policy_from
 from bot.slack.commands import CommandIntake
+from bot.slack.controls import Controls
 from bot.slack.errors import error_code
 from bot.slack.files_in import SlackFileFetcher
+from bot.slack.home_tab import HomeTab
 from bot.slack.intake import Intake
 from bot.slack.listeners import BotIdentity, register_listeners
+from bot.slack.people import Accounts, UserGroups
 from bot.slack.rate_limits import RateBudget
+from bot.slack.slash import SlashCommand
 from bot.slack.socket import SocketHandler
+from bot.slack.spending_commands import SpendingCommands
 from bot.slack.surface import SlackSurface
 from bot.store import Store, open_store
 from bot.tools import ToolRegistry, register_builtin
@@ -162,11 +168,20 @@ async def build(settings: Settings) -> BotApp:
             client, session, token=settings.slack_bot_token, allowed_hosts=allowed, plain_http_hosts=plain
         )
         budget = RateBudget(enabled=settings.slack_rate_limits == "tiers")
+        gate = AccessGate(
+            policy_from(settings, identity.team_id),
+            store,
+            client,
+            budget,
+            Accounts(client, budget),
+            UserGroups(client),
+        )
         surface = SlackSurface(
             client,
             session,
             budget,
             fetcher,
+            gate,
             bot_user_id=identity.user_id,
             bot_name=identity.name,
             update_seconds=settings.stream_update_seconds,
@@ -183,9 +198,8 @@ async def build(settings: Settings) -> BotApp:
         tools = ToolRegistry()
         register_builtin(tools)
         tools.load_modules(settings.tools_modules)
-        runner = TurnRunner(
-            settings, store, surface, claude, tools, SpendTracker(settings, store), owner=new_owner_id()
-        )
+        tracker = SpendTracker(settings, store)
+        runner = TurnRunner(settings, store, surface, claude, tools, tracker, owner=new_owner_id())
         engine = Engine(settings, store, surface, claude, runner)
         authorized = AuthorizeResult(
             enterprise_id=auth.get("enterprise_id"),
@@ -217,6 +231,7 @@ async def build(settings: Settings) -> BotApp:
         intake = Intake(
             engine,
             store,
+            gate,
             team_id=identity.team_id,
             bot_user_id=identity.user_id,
             only_when_mentioned=settings.only_when_mentioned,
@@ -234,11 +249,26 @@ async def build(settings: Settings) -> BotApp:
         )
         register_listeners(
             bolt,
-            engine=engine,
-            store=store,
             intake=intake,
-            commands=commands,
-            identity=identity,
+            slash=SlashCommand(
+                store,
+                gate,
+                commands,
+                SpendingCommands(tracker, store, gate),
+                command=settings.slash_command,
+                bot_name=identity.name,
+            ),
+            controls=Controls(engine, store, gate, team_id=identity.team_id),
+            home=HomeTab(
+                client,
+                session,
+                budget,
+                store,
+                tracker,
+                gate,
+                bot_name=identity.name,
+                slash_command=settings.slash_command,
+            ),
             slash_command=settings.slash_command,
         )
     except BaseException:

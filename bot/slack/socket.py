@@ -23,6 +23,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
+from bot.slack.access import AccessUndecided
 from bot.slack.inbound import Candidate
 from bot.slack.intake import MESSAGE_EVENTS, Intake
 
@@ -74,6 +75,9 @@ class MessageFastClient(SocketModeClient):
     async def _store_then_ack(self, envelope_id: str, candidate: Candidate) -> None:
         try:
             await self.intake.store_candidate(candidate)
+        except AccessUndecided as late:
+            log.warning("%s; leaving the event unacknowledged for Slack to deliver again", late)
+            return
         except Exception:
             # Not stored, so not acknowledged: Slack delivers it again.
             log.exception("could not store an incoming message; leaving it unacknowledged for redelivery")
