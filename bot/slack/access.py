@@ -99,8 +99,11 @@ class AccessGate:
         says. Raises CallFailed when Slack cannot be asked."""
         policy = self.policy
         need_team = not team_known and not policy.allow_external
+        # Whether someone is a guest matters unless guests may, or they are turned away already for
+        # being from another organisation (user groups are looked up by group, below).
+        need_guest = not policy.allow_guests and needs_account_lookup(policy, team_id if team_known else None)
         account = None
-        if need_team or needs_account_lookup(policy, team_id if team_known else None):
+        if need_team or need_guest:
             account = await self.accounts.get(user_id)
         team = team_id if team_known else account.team_id if account is not None else None
         is_guest = account.is_guest if account is not None and not policy.allow_guests else False
