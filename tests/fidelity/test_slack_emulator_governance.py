@@ -136,7 +136,9 @@ async def test_a_file_uploaded_without_a_channel_is_private_to_the_uploader(
         assert resp.content_type == "text/html"  # Slack's sign-in page: ben cannot see it
 
 
-async def test_a_slack_file_image_shows_only_once_slack_has_processed_the_upload(slack: SlackEmulator) -> None:
+async def test_a_slack_file_image_shows_only_once_slack_has_processed_the_upload(
+    slack: SlackEmulator,
+) -> None:
     slack.file_processing_s = 3600.0
     file_id = await private_png(slack)
     client = web_client(slack)
