@@ -146,13 +146,12 @@ class AccessGate:
         and its author told why (once per thread). Raises AccessUndecided when the decision is late."""
         inbound = candidate.inbound
         place = Place(inbound.key.channel_id, is_dm=inbound.kind is InboundKind.DM)
-        deciding = asyncio.create_task(
-            self.check(inbound.user_id, place, team_id=inbound.user_team, team_known=True)
-        )
         try:
-            denial = await asyncio.wait_for(asyncio.shield(deciding), ACK_WAIT_SECONDS)
+            # For someone known this returns at once; lookups it waits for go on if it gives up
+            # (bot/slack/lookups.py), and answer the redelivery.
+            async with asyncio.timeout(ACK_WAIT_SECONDS):
+                denial = await self.check(inbound.user_id, place, team_id=inbound.user_team, team_known=True)
         except TimeoutError:
-            self._keep(deciding)  # its lookups go on, and answer the redelivery
             raise AccessUndecided(f"no access decision for {inbound.user_id} in time") from None
         if denial is None:
             return True

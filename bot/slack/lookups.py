@@ -29,7 +29,7 @@ class Lookups(Generic[T]):
         self.max_age = max_age
         self.clock = clock
         self._done: OrderedDict[str, tuple[T, float]] = OrderedDict()
-        self._flying: dict[str, asyncio.Future[T]] = {}
+        self._flying: dict[str, asyncio.Task[T]] = {}
         self._refreshing: set[asyncio.Task[None]] = set()
 
     def cached(self, key: str) -> T | None:
@@ -51,20 +51,20 @@ class Lookups(Generic[T]):
         self._done.pop(key, None)
 
     async def _fetch_shared(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
+        """One fetch per key at a time, in a task of its own: a caller that stops waiting (an
+        acknowledgement that could not wait longer) does not cancel it, and its answer is kept."""
         flying = self._flying.get(key)
-        if flying is not None:
-            return await asyncio.shield(flying)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._flying[key] = future
+        if flying is None:
+            flying = self._flying[key] = asyncio.get_running_loop().create_task(self._fetch(key, fetch))
+            # Retrieved here, so a failure nobody waits for any more is not reported as lost.
+            flying.add_done_callback(lambda task: task.cancelled() or task.exception())
+        return await asyncio.shield(flying)
+
+    async def _fetch(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
         try:
             value = await fetch()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters get it, nobody else has to
-            raise
         finally:
             del self._flying[key]
-        future.set_result(value)
         self._done[key] = (value, self.clock())
         self._done.move_to_end(key)
         if len(self._done) > self.size:

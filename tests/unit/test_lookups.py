@@ -102,3 +102,21 @@ async def test_the_cache_keeps_the_most_recent() -> None:
     for n in range(3):
         await cache.get(str(n), lambda n=n: value(n))  # type: ignore[misc]
     assert [cache.cached(k) for k in ("0", "1", "2")] == [None, 1, 2]
+
+
+async def test_a_caller_that_stops_waiting_does_not_stop_the_lookup() -> None:
+    gate = asyncio.Event()
+    calls = 0
+
+    async def fetch() -> str:
+        nonlocal calls
+        calls += 1
+        await gate.wait()
+        return "Ana"
+
+    cache: Lookups[str] = Lookups(10)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.01):
+            await cache.get("U1", fetch)
+    gate.set()
+    assert await cache.get("U1", fetch) == "Ana" and calls == 1  # the same lookup, finished
