@@ -42,8 +42,9 @@ class Accounts:
         self._cache: Lookups[Account] = Lookups(ACCOUNT_CACHE_SIZE, max_age=ACCOUNT_MAX_AGE)
 
     async def get(self, user_id: str) -> Account:
-        """The account; a refusal from Slack gives one that knows nothing (kept until the next
-        refresh); a connection failure raises, and nothing is kept."""
+        """The account. An id Slack does not know (a bot's `B…` id in a thread's history) gives one
+        that knows nothing, kept until the next refresh; any other failure raises, and nothing is
+        kept (the next message asks again)."""
         return await self._cache.get(user_id, lambda: self._fetch(user_id))
 
     async def _fetch(self, user_id: str) -> Account:
@@ -51,7 +52,9 @@ class Accounts:
         try:
             resp = await self.client.users_info(user=user_id)
         except SlackApiError as exc:
-            log.info("users.info %s failed: %s (names fall back to ids)", user_id, error_code(exc))
+            if error_code(exc) != "user_not_found":
+                raise
+            log.info("users.info %s: user_not_found (its name falls back to the id)", user_id)
             return Account(user_id, user_id, None, None)
         user = resp["user"]
         profile = user.get("profile") or {}
