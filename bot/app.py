@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Concurrent connections per Slack host (API calls; file transfers go to their own host in production).
 SLACK_CONNECTIONS = 32
+# How long start-up waits for the workspace's people to be known (a big workspace goes on after).
+WARM_UP_SECONDS = 5.0
 
 
 class CountingWebClient(AsyncWebClient):
@@ -106,6 +108,9 @@ class BotApp:
     async def serve(self) -> None:
         """Connect to Slack and start the HTTP server; returns once everything is up."""
         await self.engine.start()
+        # Before any event can arrive: the first message of someone already known needs no lookup
+        # before it is acknowledged (bot/slack/access.py).
+        await self.intake.gate.warm_up(WARM_UP_SECONDS)
         self.commands.start()  # completes commands a previous process left unfinished, then keeps watch
         port = self.settings.http_port
         if port is not None:
@@ -126,6 +131,7 @@ class BotApp:
 
     async def close(self) -> None:
         await self.commands.close()
+        await self.intake.gate.close()
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in (self.http_runner, self.metrics_runner):

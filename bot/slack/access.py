@@ -91,6 +91,33 @@ class AccessGate:
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.policy.admins
 
+    async def warm_up(self, wait: float) -> None:
+        """Learn the workspace's people before events arrive (bot/slack/people.py), waiting at most
+        `wait` seconds: a big workspace goes on learning in the background."""
+        policy = self.policy
+        if policy.allow_guests and policy.allow_external:
+            return  # nobody's account is ever needed to decide
+        task = asyncio.create_task(self._warm())
+        self._keep(task)
+        await asyncio.wait({task}, timeout=wait)
+
+    async def _warm(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        try:
+            known = await self.accounts.warm()
+        except CallFailed as exc:
+            log.warning(
+                "could not list the workspace's people (%s): each is looked up on first contact", failure(exc)
+            )
+            return
+        log.info("knew %d people of the workspace after %.1f s (users.list)", known, loop.time() - started)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
     # --- the facts ------------------------------------------------------------------------------
 
     async def person(self, user_id: str, team_id: str | None = None, *, team_known: bool = False) -> Person:
@@ -98,20 +125,34 @@ class AccessGate:
         organisation (events do); otherwise, unless everyone from anywhere may use the bot, users.info
         says. Raises CallFailed when Slack cannot be asked."""
         policy = self.policy
-        need_team = not team_known and not policy.allow_external
-        # Whether someone is a guest matters unless guests may, or they are turned away already for
-        # being from another organisation (user groups are looked up by group, below).
-        need_guest = not policy.allow_guests and needs_account_lookup(policy, team_id if team_known else None)
-        account = None
-        if need_team or need_guest:
-            account = await self.accounts.get(user_id)
+        account_needed, groups_needed = self._needs(user_id, team_id, team_known)
+        account = await self.accounts.get(user_id) if account_needed else None
         team = team_id if team_known else account.team_id if account is not None else None
         is_guest = account.is_guest if account is not None and not policy.allow_guests else False
         groups: frozenset[str] = frozenset()
-        if policy.restricts_people and user_id not in policy.allowed_users and not self.is_admin(user_id):
+        if groups_needed:
             found = [g for g in sorted(policy.allowed_usergroups) if user_id in await self.groups.members(g)]
             groups = frozenset(found)
         return Person(user_id, team, is_guest=is_guest, usergroups=groups)
+
+    def _needs(self, user_id: str, team_id: str | None, team_known: bool) -> tuple[bool, bool]:
+        """Whether deciding needs the person's account, and the user groups' members."""
+        policy = self.policy
+        need_team = not team_known and not policy.allow_external
+        # Whether someone is a guest matters unless guests may, or they are turned away already for
+        # being from another organisation.
+        need_guest = not policy.allow_guests and needs_account_lookup(policy, team_id if team_known else None)
+        groups = (
+            policy.restricts_people and user_id not in policy.allowed_users and not self.is_admin(user_id)
+        )
+        return need_team or need_guest, groups
+
+    def _known(self, user_id: str, team_id: str | None) -> bool:
+        """Whether everything deciding on this person's message needs is already at hand."""
+        account_needed, groups_needed = self._needs(user_id, team_id, True)
+        if account_needed and not self.accounts.known(user_id):
+            return False
+        return not groups_needed or all(self.groups.known(g) for g in self.policy.allowed_usergroups)
 
     async def check(
         self, user_id: str, place: Place, *, team_id: str | None = None, team_known: bool = False
@@ -146,13 +187,17 @@ class AccessGate:
         and its author told why (once per thread). Raises AccessUndecided when the decision is late."""
         inbound = candidate.inbound
         place = Place(inbound.key.channel_id, is_dm=inbound.kind is InboundKind.DM)
-        try:
-            # For someone known this returns at once; lookups it waits for go on if it gives up
-            # (bot/slack/lookups.py), and answer the redelivery.
-            async with asyncio.timeout(ACK_WAIT_SECONDS):
-                denial = await self.check(inbound.user_id, place, team_id=inbound.user_team, team_known=True)
-        except TimeoutError:
-            raise AccessUndecided(f"no access decision for {inbound.user_id} in time") from None
+        deciding = self.check(inbound.user_id, place, team_id=inbound.user_team, team_known=True)
+        if self._known(inbound.user_id, inbound.user_team):
+            denial = await deciding  # answered from what is known, without waiting on anything
+        else:
+            try:
+                # Lookups it waits for go on if it gives up (bot/slack/lookups.py): they answer the
+                # redelivery.
+                async with asyncio.timeout(ACK_WAIT_SECONDS):
+                    denial = await deciding
+            except TimeoutError:
+                raise AccessUndecided(f"no access decision for {inbound.user_id} in time") from None
         if denial is None:
             return True
         if candidate.needs_conversation and not await self.store.takes_part(inbound.key):

@@ -47,8 +47,12 @@ class Lookups(Generic[T]):
             return value
         return await self._fetch_shared(key, fetch)
 
-    def forget(self, key: str) -> None:
-        self._done.pop(key, None)
+    def put(self, key: str, value: T) -> None:
+        """Know a value already (from a bulk listing), as if it had just been fetched."""
+        self._done[key] = (value, self.clock())
+        self._done.move_to_end(key)
+        if len(self._done) > self.size:
+            self._done.popitem(last=False)
 
     async def _fetch_shared(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
         """One fetch per key at a time, in a task of its own: a caller that stops waiting (an
@@ -65,10 +69,7 @@ class Lookups(Generic[T]):
             value = await fetch()
         finally:
             del self._flying[key]
-        self._done[key] = (value, self.clock())
-        self._done.move_to_end(key)
-        if len(self._done) > self.size:
-            self._done.popitem(last=False)
+        self.put(key, value)
         return value
 
     def _refresh(self, key: str, fetch: Callable[[], Awaitable[T]]) -> None:

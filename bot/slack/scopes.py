@@ -28,6 +28,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "usergroups.users.list": ("usergroups:read",),  # ALLOWED_USERGROUPS
     "reactions.add": ("reactions:write",),
     "users.info": ("users:read",),
+    "users.list": ("users:read",),  # who is a guest, known before their first message
 }
 
 # Scopes needed to receive what the bot listens to.

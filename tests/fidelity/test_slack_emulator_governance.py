@@ -61,6 +61,26 @@ async def test_guests_are_restricted_accounts_and_cannot_join_channels_themselve
     assert await slack.post_message(multi, slack.general, "hello")
 
 
+async def test_users_list_pages_through_the_workspace(slack: SlackEmulator) -> None:
+    gail = slack.add_user("gail", guest="multi")
+    slack.add_user("pat", team_id="T0PARTNER")  # another organisation's: not a member of this one
+    client = web_client(slack)
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = await client.users_list(limit=3, cursor=cursor)
+        assert len(page["members"]) <= 3
+        seen += page["members"]
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert [u["id"] for u in seen] == [u["id"] for u in (await client.users_list())["members"]]
+    names = {u["name"]: u for u in seen}
+    assert {"ana", "ben", "chloe", "dev", "gail"} <= set(names) and "pat" not in names
+    assert names["gail"]["id"] == gail and names["gail"]["is_restricted"] is True
+    assert (await error_of(client.users_list(cursor="bm9wZQ==")))["error"] == "invalid_cursor"
+
+
 async def test_usergroups_users_list(slack: SlackEmulator) -> None:
     group = slack.add_usergroup("data-team", ["ana", "ben"])
     client = web_client(slack)

@@ -33,6 +33,14 @@ class FakeSlack:
         self.calls["users.info"] += 1
         return {"ok": True, "user": {"id": user, "name": user.lower(), **USERS[user]}}
 
+    async def users_list(self, *, limit: int, cursor: str | None = None) -> dict[str, Any]:
+        """Two pages, the first shorter than asked for (Slack may do that and still have more)."""
+        self.calls["users.list"] += 1
+        ids = sorted(u for u, user in USERS.items() if user["team_id"] == HOME)
+        page, more = (ids[:1], "next") if cursor is None else (ids[1:], "")
+        members = [{"id": u, "name": u.lower(), **USERS[u]} for u in page]
+        return {"ok": True, "members": members, "response_metadata": {"next_cursor": more}}
+
     async def usergroups_users_list(self, *, usergroup: str) -> dict[str, Any]:
         self.calls[f"usergroups.users.list {usergroup}"] += 1
         return {"ok": True, "users": GROUPS[usergroup]}
@@ -113,3 +121,16 @@ async def test_someone_slack_cannot_tell_about_is_not_taken() -> None:
     slack.users_info = refused  # type: ignore[method-assign]
     denial = await checks.check("U_WHO", GENERAL, team_known=True)
     assert denial is not None and denial.reason is Reason.UNKNOWN_ACCOUNT
+
+
+async def test_people_known_from_the_workspace_list_need_no_lookup() -> None:
+    checks, slack = gate(AccessPolicy(HOME))
+    await checks.warm_up(wait=5)
+    assert slack.calls == {"users.list": 2}
+    assert await checks.check("U_ANA", GENERAL, team_known=True) is None
+    denial = await checks.check("U_GUEST", GENERAL, team_known=True)
+    assert denial is not None and denial.reason is Reason.GUEST
+    assert slack.calls == {"users.list": 2}  # no users.info: both were known
+    # Someone from another organisation is not listed: looked up on first contact.
+    assert await checks.check("U_EXT", GENERAL) is not None
+    assert slack.calls["users.info"] == 1

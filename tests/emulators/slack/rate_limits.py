@@ -35,6 +35,7 @@ METHOD_TIERS: dict[str, str] = {
     "files.delete": "t3",
     "views.publish": "t4",
     "usergroups.users.list": "t2",
+    "users.list": "t2",
     "conversations.replies": "t3",
     "conversations.history": "t3",
     "conversations.info": "t3",
