@@ -32,13 +32,19 @@ from bot.governance.spend import SpendTracker
 from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
 from bot.model import SkillRef
 from bot.skills import all_skills, anthropic_skills, sync
+from bot.slack.access import AccessGate, policy_from
 from bot.slack.commands import CommandIntake
+from bot.slack.controls import Controls
 from bot.slack.errors import error_code
 from bot.slack.files_in import SlackFileFetcher
+from bot.slack.home_tab import HomeTab
 from bot.slack.intake import Intake
 from bot.slack.listeners import BotIdentity, register_listeners
+from bot.slack.people import Accounts, UserGroups
 from bot.slack.rate_limits import RateBudget
+from bot.slack.slash import SlashCommand
 from bot.slack.socket import SocketHandler
+from bot.slack.spending_commands import SpendingCommands
 from bot.slack.surface import SlackSurface
 from bot.store import Store, open_store
 from bot.tools import ToolRegistry, register_builtin
@@ -47,6 +53,8 @@ log = logging.getLogger(__name__)
 
 # Concurrent connections per Slack host (API calls; file transfers go to their own host in production).
 SLACK_CONNECTIONS = 32
+# How long start-up waits for the workspace's people to be known (a big workspace goes on after).
+WARM_UP_SECONDS = 5.0
 
 
 class CountingWebClient(AsyncWebClient):
@@ -108,6 +116,9 @@ class BotApp:
     async def serve(self) -> None:
         """Connect to Slack and start the HTTP server; returns once everything is up."""
         await self.engine.start()
+        # Before any event can arrive: the first message of someone already known needs no lookup
+        # before it is acknowledged (bot/slack/access.py).
+        await self.intake.gate.warm_up(WARM_UP_SECONDS)
         self.commands.start()  # completes commands a previous process left unfinished, then keeps watch
         port = self.settings.http_port
         if port is not None:
@@ -128,6 +139,7 @@ class BotApp:
 
     async def close(self) -> None:
         await self.commands.close()
+        await self.intake.gate.close()
         if self.socket_handler is not None:
             await self.socket_handler.close_async()  # type: ignore[no-untyped-call]
         for runner in (self.http_runner, self.metrics_runner):
@@ -171,11 +183,20 @@ async def build(settings: Settings) -> BotApp:
             client, session, token=settings.slack_bot_token, allowed_hosts=allowed, plain_http_hosts=plain
         )
         budget = RateBudget(enabled=settings.slack_rate_limits == "tiers")
+        gate = AccessGate(
+            policy_from(settings, identity.team_id),
+            store,
+            client,
+            budget,
+            Accounts(client, budget),
+            UserGroups(client),
+        )
         surface = SlackSurface(
             client,
             session,
             budget,
             fetcher,
+            gate,
             bot_user_id=identity.user_id,
             bot_name=identity.name,
             update_seconds=settings.stream_update_seconds,
@@ -216,13 +237,14 @@ async def build(settings: Settings) -> BotApp:
 
         register_connectors(tools, sql, audit=audit_query)
         tools.load_modules(settings.tools_modules)
+        tracker = SpendTracker(settings, store)
         runner = TurnRunner(
             settings,
             store,
             surface,
             claude,
             tools,
-            SpendTracker(settings, store),
+            tracker,
             owner=new_owner_id(),
             skills=skills,
         )
@@ -257,6 +279,7 @@ async def build(settings: Settings) -> BotApp:
         intake = Intake(
             engine,
             store,
+            gate,
             team_id=identity.team_id,
             bot_user_id=identity.user_id,
             only_when_mentioned=settings.only_when_mentioned,
@@ -274,13 +297,28 @@ async def build(settings: Settings) -> BotApp:
         )
         register_listeners(
             bolt,
-            engine=engine,
-            store=store,
             intake=intake,
-            commands=commands,
-            identity=identity,
+            slash=SlashCommand(
+                store,
+                gate,
+                commands,
+                SpendingCommands(tracker, store, gate),
+                command=settings.slash_command,
+                bot_name=identity.name,
+                skills=[(s.name, s.description) for s in skills],
+            ),
+            controls=Controls(engine, store, gate, team_id=identity.team_id),
+            home=HomeTab(
+                client,
+                session,
+                budget,
+                store,
+                tracker,
+                gate,
+                bot_name=identity.name,
+                slash_command=settings.slash_command,
+            ),
             slash_command=settings.slash_command,
-            skills=[(s.name, s.description) for s in skills],
         )
     except BaseException:
         await session.close()

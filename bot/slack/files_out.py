@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -76,18 +77,9 @@ async def upload_to_thread(
         if f.size == 0:
             done.empty.append(f.filename)
             continue
-        await budget.take("files.getUploadURLExternal")
-        ticket = await client.files_getUploadURLExternal(filename=f.filename, length=f.size)
         with f.path.open("rb") as handle:
-            async with session.post(
-                str(ticket["upload_url"]),
-                data=handle,
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(f.size)},
-            ) as resp:
-                await resp.read()
-                if resp.status != 200:
-                    raise UploadFailed(resp.status)
-        ids.append({"id": str(ticket["file_id"]), "title": f.title})
+            file_id = await _send(client, session, budget, f.filename, f.size, handle)
+        ids.append({"id": file_id, "title": f.title})
     if not ids:
         return done
     await budget.take("files.completeUploadExternal")
@@ -99,3 +91,43 @@ async def upload_to_thread(
     )
     done.file_ids = [str(i["id"]) for i in ids]
     return done
+
+
+async def upload_private(
+    client: AsyncWebClient,
+    session: aiohttp.ClientSession,
+    budget: RateBudget,
+    filename: str,
+    data: bytes,
+    *,
+    title: str,
+) -> str:
+    """Upload a small file without sharing it anywhere (the Home tab's chart): completed with no
+    channel, it stays private to the app, which may still show it in its own image blocks
+    (slackapi/bolt-python#1018). Returns its id. Raises like `upload_to_thread`."""
+    file_id = await _send(client, session, budget, filename, len(data), data)
+    await budget.take("files.completeUploadExternal")
+    await client.files_completeUploadExternal(files=[{"id": file_id, "title": title}])
+    return file_id
+
+
+async def _send(
+    client: AsyncWebClient,
+    session: aiohttp.ClientSession,
+    budget: RateBudget,
+    filename: str,
+    length: int,
+    body: BinaryIO | bytes,
+) -> str:
+    """Get an upload URL and POST the bytes to it (no token goes there); the file's id."""
+    await budget.take("files.getUploadURLExternal")
+    ticket = await client.files_getUploadURLExternal(filename=filename, length=length)
+    async with session.post(
+        str(ticket["upload_url"]),
+        data=body,
+        headers={"Content-Type": "application/octet-stream", "Content-Length": str(length)},
+    ) as resp:
+        await resp.read()
+        if resp.status != 200:
+            raise UploadFailed(resp.status)
+    return str(ticket["file_id"])

@@ -2,7 +2,9 @@
 
 Both delivery paths use it: Bolt's listener middleware (HTTP mode) and the Socket Mode handler's
 direct route for message events (socket.py). Either way the event is acknowledged only after
-`accept` has stored it, so a crash before that point makes Slack deliver it again.
+`accept` has stored it, so a crash before that point makes Slack deliver it again. Who may use the bot
+is decided before anything is stored (bot/slack/access.py): a message turned away is acknowledged
+with only its event id kept.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.engine import Engine
+from bot.slack.access import AccessGate
 from bot.slack.inbound import Candidate, from_event
 from bot.store import Store
 
@@ -18,10 +21,18 @@ MESSAGE_EVENTS = ("app_mention", "message")
 
 class Intake:
     def __init__(
-        self, engine: Engine, store: Store, *, team_id: str, bot_user_id: str, only_when_mentioned: bool
+        self,
+        engine: Engine,
+        store: Store,
+        gate: AccessGate,
+        *,
+        team_id: str,
+        bot_user_id: str,
+        only_when_mentioned: bool,
     ) -> None:
         self.engine = engine
         self.store = store
+        self.gate = gate
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.only_when_mentioned = only_when_mentioned
@@ -52,4 +63,7 @@ class Intake:
         return candidate
 
     async def store_candidate(self, candidate: Candidate) -> None:
-        await self.engine.submit(candidate.inbound, in_conversation_only=candidate.needs_conversation)
+        """Store the message if its author may use the bot here. Raises (and the event stays
+        unacknowledged, for Slack to deliver again) when it could not be stored or decided in time."""
+        if await self.gate.admit(candidate):
+            await self.engine.submit(candidate.inbound, in_conversation_only=candidate.needs_conversation)

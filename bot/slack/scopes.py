@@ -11,6 +11,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "chat.update": ("chat:write",),
     "chat.delete": ("chat:write",),  # the Stop button of a turn that ended
+    "chat.postEphemeral": ("chat:write",),  # telling someone turned away why (bot/slack/access.py)
     "chat.startStream": ("chat:write",),
     "chat.appendStream": ("chat:write",),
     "chat.stopStream": ("chat:write",),
@@ -22,8 +23,12 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.info": ("files:read",),
     "files.getUploadURLExternal": ("files:write",),
     "files.completeUploadExternal": ("files:write",),
+    "files.delete": ("files:write",),  # the Home tab chart a new one replaced
+    "views.publish": (),  # the Home tab; no scope (docs.slack.dev/reference/methods/views.publish)
+    "usergroups.users.list": ("usergroups:read",),  # ALLOWED_USERGROUPS
     "reactions.add": ("reactions:write",),
     "users.info": ("users:read",),
+    "users.list": ("users:read",),  # who is a guest, known before their first message
 }
 
 # Scopes needed to receive what the bot listens to.
@@ -33,6 +38,7 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.groups": ("groups:history",),
     "message.im": ("im:history",),
     "message.mpim": ("mpim:history",),
+    "app_home_opened": (),  # the Home tab (and the Messages tab, which needs nothing)
 }
 
 OTHER_SCOPES = {

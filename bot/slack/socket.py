@@ -24,6 +24,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
 from bot.bounds import MAX_STORING_EVENTS, Full, Throttled
+from bot.slack.access import AccessUndecided
 from bot.slack.inbound import Candidate
 from bot.slack.intake import MESSAGE_EVENTS, Intake
 
@@ -82,6 +83,9 @@ class MessageFastClient(SocketModeClient):
             await self.intake.store_candidate(candidate)
         except Full:
             return  # logged where it filled up; not acknowledged, Slack delivers it again
+        except AccessUndecided as late:
+            log.warning("%s; leaving the event unacknowledged for Slack to deliver again", late)
+            return
         except Exception:
             # Not stored, so not acknowledged: Slack delivers it again.
             log.exception("could not store an incoming message; leaving it unacknowledged for redelivery")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -17,10 +15,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.model import Inbound, InboundFile, ThreadKey
-from bot.slack.errors import Explained, error_code, explain_exception
+from bot.slack.access import AccessGate
+from bot.slack.errors import CallFailed, Explained, error_code, explain_exception, failure
 from bot.slack.files_in import Download, SlackFileFetcher
 from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
 from bot.slack.inbound import clean_text, files_of, from_event
+from bot.slack.lookups import Lookups
 from bot.slack.rate_limits import RateBudget
 from bot.slack.reply import STREAM_MAX_SECONDS, ThreadReply
 from bot.slack.status import STATUS_TEXT, set_thread_status
@@ -28,7 +28,6 @@ from bot.slack.status import STATUS_TEXT, set_thread_status
 log = logging.getLogger(__name__)
 
 USER_CACHE_SIZE = 5000
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,39 +50,6 @@ class ThreadMessage:
         }
 
 
-class Lookups(Generic[T]):
-    """A small LRU cache of lookups that also shares the lookup in flight: two hundred turns that
-    start at once for the same person make one `users.info` call, not two hundred."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._done: OrderedDict[str, T] = OrderedDict()
-        self._flying: dict[str, asyncio.Future[T]] = {}
-
-    async def get(self, key: str, fetch: Callable[[], Awaitable[T]]) -> T:
-        if key in self._done:
-            self._done.move_to_end(key)
-            return self._done[key]
-        flying = self._flying.get(key)
-        if flying is not None:
-            return await asyncio.shield(flying)
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._flying[key] = future
-        try:
-            value = await fetch()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters get it, nobody else has to
-            raise
-        finally:
-            del self._flying[key]
-        future.set_result(value)
-        self._done[key] = value
-        if len(self._done) > self.size:
-            self._done.popitem(last=False)
-        return value
-
-
 class SlackSurface:
     def __init__(
         self,
@@ -91,6 +57,7 @@ class SlackSurface:
         session: aiohttp.ClientSession,
         budget: RateBudget,
         fetcher: SlackFileFetcher,
+        access: AccessGate,
         *,
         bot_user_id: str,
         bot_name: str,
@@ -107,7 +74,8 @@ class SlackSurface:
         self.bot_name = bot_name
         self.update_seconds = update_seconds
         self.stream_max_seconds = stream_max_seconds
-        self._names: Lookups[str] = Lookups(USER_CACHE_SIZE)
+        self.access = access
+        self.accounts = access.accounts
         self._channels: Lookups[str] = Lookups(USER_CACHE_SIZE)
         # When show_working set a thread's status (the reply then does not set it again).
         self.status_shown: dict[ThreadKey, float] = {}
@@ -149,18 +117,11 @@ class SlackSurface:
     # --- people and places ------------------------------------------------------------------------
 
     async def user_name(self, user_id: str) -> str:
-        return await self._names.get(user_id, lambda: self._fetch_name(user_id))
-
-    async def _fetch_name(self, user_id: str) -> str:
-        await self.budget.take("users.info")
         try:
-            resp = await self.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            log.info("users.info %s failed: %s (names fall back to ids)", user_id, error_code(exc))
+            return (await self.accounts.get(user_id)).name
+        except CallFailed as exc:
+            log.info("users.info %s failed: %s (names fall back to ids)", user_id, failure(exc))
             return user_id
-        user = resp["user"]
-        profile = user.get("profile") or {}
-        return str(profile.get("display_name") or user.get("real_name") or user.get("name") or user_id)
 
     async def channel_label(self, key: ThreadKey) -> str:
         if key.channel_id.startswith("D"):
@@ -179,7 +140,8 @@ class SlackSurface:
     # --- thread history ---------------------------------------------------------------------------
 
     async def thread_messages(self, key: ThreadKey, limit: int = 1000) -> list[ThreadMessage]:
-        """The thread as people see it, oldest first (paginated, deduped by ts)."""
+        """The thread as people see it, oldest first (paginated, deduped by ts), without the messages
+        of people who may not use the bot here: what they wrote never reaches Claude."""
         seen: dict[str, ThreadMessage] = {}
         cursor: str | None = None
         while True:
@@ -193,6 +155,8 @@ class SlackSurface:
                     continue
                 is_bot = bool(m.get("bot_id")) or m.get("user") == self.bot_user_id
                 user_id = str(m.get("user") or m.get("bot_id") or "")
+                if not is_bot and not await self.access.allows(user_id, key.channel_id, _team_of(m)):
+                    continue
                 name = self.bot_name if m.get("user") == self.bot_user_id else await self.user_name(user_id)
                 seen[ts] = ThreadMessage(
                     ts=ts,
@@ -240,8 +204,12 @@ class SlackSurface:
                 bot_user_id=self.bot_user_id,
                 only_when_mentioned=self.only_when_mentioned,
             )
-            if candidate is not None:
-                found.append(candidate.inbound)
+            if candidate is None:
+                continue
+            inbound = candidate.inbound
+            # Delivered, it would have been turned away at the door (bot/slack/access.py).
+            if await self.access.allows(inbound.user_id, key.channel_id, inbound.user_team or key.team_id):
+                found.append(inbound)
         return found
 
     async def bot_messages_after(self, key: ThreadKey, after_ts: str | None) -> list[str]:
@@ -328,3 +296,8 @@ class SlackSurface:
 
     def _explain(self, exc: SlackApiError, method: str) -> Explained:
         return explain_exception(exc, method, self.bot_name)
+
+
+def _team_of(message: dict[str, Any]) -> str | None:
+    """The author's own workspace, as a message from the thread's history gives it."""
+    return str(message.get("user_team") or message.get("team") or "") or None

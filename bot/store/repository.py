@@ -2,8 +2,9 @@
 
 `Store` puts together the parts, one module per concern, which share the database and the hot-path
 statements (base.py): the inbox (inbox.py), turns (turns.py), leases (leases.py), the conversation
-(history.py), files (thread_files.py), accounting (accounting.py), the audit log (audit.py) and
-per-channel settings (channel_settings.py); records.py holds what they take
+(history.py), files (thread_files.py), accounting (accounting.py), the audit log (audit.py),
+per-channel settings (channel_settings.py) and who takes part in a thread (participants.py);
+records.py holds what they take
 and return. Each public method is one transaction, so the engine's hot path costs a handful of short
 writes per turn. Inbound messages are written in small group commits (`enqueue`): a burst of events
 from Slack becomes one INSERT, which keeps Socket Mode acks fast even on SQLite.
@@ -31,6 +32,7 @@ from bot.store.database import Database
 from bot.store.history import HistoryStore
 from bot.store.inbox import InboxStore, _PendingEnqueue
 from bot.store.leases import LeaseStore
+from bot.store.participants import ParticipantStore
 from bot.store.records import (
     inbox_row,
 )
@@ -41,7 +43,14 @@ from bot.store.twins import Twins
 
 
 class Store(
-    InboxStore, LeaseStore, HistoryStore, FileStore, AccountingStore, AuditStore, ChannelSettingsStore
+    InboxStore,
+    LeaseStore,
+    HistoryStore,
+    FileStore,
+    AccountingStore,
+    AuditStore,
+    ChannelSettingsStore,
+    ParticipantStore,
 ):
     def __init__(self, db: Database, *, lease_seconds: float = 30.0) -> None:
         self.db = db

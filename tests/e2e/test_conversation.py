@@ -299,11 +299,12 @@ async def test_a_reply_ten_minutes_later_reads_the_thread_from_the_prompt_cache(
 async def test_an_answer_streams_to_a_slack_connect_user(
     slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
 ) -> None:
-    """Someone from a partner organisation, in a channel shared over Slack Connect: the answer streams
-    to them, addressed to their own team (Slack refuses the workspace's team for them)."""
+    """Someone from a partner organisation the operator lets in, in a channel shared over Slack
+    Connect: the answer streams to them, addressed to their own team (Slack refuses the workspace's
+    team for them)."""
     guest = slack.add_user("gus", "Gus from Partner", team_id="T0PARTNER")
     claude.model = Script([[Say("Hello from the sandbox.")]])
-    await start_bot()
+    await start_bot(allowed_teams="T0PARTNER")
     root = await slack.post_message(guest, "general", "hi there", mention_bot=True)
     await wait_finished(slack, "general", root)
     (answer,) = bot_messages(slack, "general", root)

@@ -69,6 +69,26 @@ async def test_cli_prints_settings_and_serves_control_endpoints(standalone: dict
         assert texts == ["<@U0BOT1234> hello", "hi Ana"]
         async with http.get(base + "_emulator/calls", params={"method": "chat.postMessage"}) as calls:
             assert len((await calls.json())["calls"]) == 1
+        guest = {"name": "gail", "guest": "single", "channels": ["general"]}
+        async with http.post(base + "_emulator/user", json=guest) as made:
+            gail = (await made.json())["id"]
+        async with http.post(api_url + "users.info", data={"user": gail}, headers=headers) as info:
+            assert (await info.json())["user"]["is_ultra_restricted"] is True
+        async with http.post(
+            base + "_emulator/usergroup", json={"handle": "data", "members": ["ana"]}
+        ) as made:
+            group = (await made.json())["id"]
+        async with http.post(
+            api_url + "usergroups.users.list", data={"usergroup": group}, headers=headers
+        ) as ug:
+            assert (await ug.json())["users"] == ["U0123ABCD"]
+        view = {"user_id": "U0123ABCD", "view": {"type": "home", "blocks": [{"type": "divider"}]}}
+        async with http.post(api_url + "views.publish", json=view, headers=headers) as published:
+            assert (await published.json())["ok"]
+        async with http.post(base + "_emulator/home", json={"user": "ana"}) as opened:
+            assert (await opened.json())["ok"]
+        async with http.get(base + "_emulator/home", params={"user": "ana"}) as home:
+            assert (await home.json())["home"]["blocks"][0]["type"] == "divider"
 
 
 async def test_several_emulators_are_independent() -> None:

@@ -134,16 +134,34 @@ async def test_update_and_delete_only_own_messages(slack: SlackEmulator) -> None
 
 async def test_ephemeral_is_seen_only_by_its_user(slack: SlackEmulator) -> None:
     root = await slack.post_message(slack.ana, slack.general, "hi", mention_bot=True)
+    await slack.post_message(slack.ben, slack.general, "me too", thread_ts=root)
     await web_client(slack).chat_postEphemeral(
         channel=slack.general, user=slack.ana, thread_ts=root, text="psst"
     )
     assert [m.text for m in slack.thread_view(slack.general, root, viewer=slack.ana)] == [
         f"<@{slack.bot_user_id}> hi",
+        "me too",
         "psst",
     ]
-    assert len(slack.thread_view(slack.general, root, viewer=slack.ben)) == 1
+    assert len(slack.thread_view(slack.general, root, viewer=slack.ben)) == 2
     history = await web_client(slack).conversations_replies(channel=slack.general, ts=root)
-    assert len(history["messages"]) == 1  # ephemerals are never in history
+    assert len(history["messages"]) == 2  # ephemerals are never in history
+
+
+async def test_an_ephemeral_in_a_thread_with_no_replies_is_never_shown(slack: SlackEmulator) -> None:
+    """docs.slack.dev/reference/methods/chat.postEphemeral: "Ephemeral messages in threads are only
+    shown if there is already an active thread"; Slack still answers ok."""
+    root = await slack.post_message(slack.ana, slack.general, "hi", mention_bot=True)
+    answer = await web_client(slack).chat_postEphemeral(
+        channel=slack.general, user=slack.ana, thread_ts=root, text="psst"
+    )
+    assert answer["ok"] and answer["message_ts"]
+    assert [m.text for m in slack.thread_view(slack.general, root, viewer=slack.ana)] == [
+        f"<@{slack.bot_user_id}> hi"
+    ]
+    assert all(m.text != "psst" for m in slack.channel_view(slack.general, viewer=slack.ana))
+    await web_client(slack).chat_postEphemeral(channel=slack.general, user=slack.ana, text="in the channel")
+    assert slack.channel_view(slack.general, viewer=slack.ana)[-1].text == "in the channel"
 
 
 async def test_markdown_and_blocks_render_as_read(slack: SlackEmulator) -> None:

@@ -12,6 +12,7 @@ import pytest
 from bot.claude.content import safe_name
 from bot.engine import Engine
 from bot.model import InboundKind, ThreadKey
+from bot.slack.access import AccessGate
 from bot.slack.inbound import from_event, mention_token
 from bot.slack.intake import Intake
 from bot.store import Store
@@ -218,6 +219,7 @@ async def test_only_what_must_be_stored_counts_towards_a_burst(fixture: str, cou
     intake = Intake(
         engine=cast(Engine, None),
         store=cast(Store, SimpleNamespace(arrivals=arrivals)),
+        gate=cast(AccessGate, None),
         team_id="T0123ABCD",
         bot_user_id=BOT,
         only_when_mentioned=False,

@@ -17,7 +17,9 @@ from bot.slack.scopes import EVENT_SCOPES, METHOD_SCOPES, required_scopes
 ROOT = Path(__file__).parent.parent.parent
 SCHEMA = ROOT / "tests" / "fixtures" / "schemas" / "slack-app-manifest.schema.1.0.0.json"
 # AsyncWebClient methods are the Web API method names with dots as underscores: chat_postMessage.
-SDK_CALL = re.compile(r"\.((?:chat|files|assistant|conversations|users|reactions|auth|apps)_[A-Za-z_]+)\(")
+SDK_CALL = re.compile(
+    r"\.((?:chat|files|assistant|conversations|users|usergroups_users|reactions|auth|apps|views)_[A-Za-z_]+)\("
+)
 
 
 def manifest() -> dict[str, Any]:
@@ -69,9 +71,14 @@ def test_slash_command_and_socket_mode() -> None:
 
 def test_suggested_prompts_have_one_source_the_manifest() -> None:
     """Slack shows the manifest's agent_view prompts itself; sending them again on every open of the
-    Messages tab was a second copy that could drift."""
+    Messages tab was a second copy that could drift. (app_home_opened is subscribed for the Home tab;
+    its `tab: "messages"` opens ask nothing.)"""
     called = {
         api_method(m) for path in (ROOT / "bot").rglob("*.py") for m in SDK_CALL.findall(path.read_text())
     }
     assert "assistant.threads.setSuggestedPrompts" not in called
-    assert "app_home_opened" not in manifest()["settings"]["event_subscriptions"]["bot_events"]
+
+
+def test_the_home_tab_is_enabled() -> None:
+    assert manifest()["features"]["app_home"]["home_tab_enabled"] is True
+    assert "views.publish" in METHOD_SCOPES

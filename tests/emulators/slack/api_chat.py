@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from .api_base import ApiCall, ApiError, MethodSpec, Params, get_channel, require_member, require_writable
 from .blocks import ensure_block_ids, mentions, validate_blocks
 from .constants import BOT_USER_ID, MAX_MARKDOWN_CHARS, MAX_TEXT_CHARS, TEAM_ID, WORKSPACE_URL
+from .images import require_valid_images
 from .messaging import new_bot_message, post_ephemeral, publish_bot_message, resolve_thread_ts
 from .models import JSON, Message
 from .payloads import message_blocks, message_json
@@ -56,6 +57,7 @@ async def post_message(core: Core, call: ApiCall) -> JSON:
     # §7 table / docs: apps need membership unless granted chat:write.public for public channels.
     require_member(core, call, channel, public_write=True)
     content = Content(params)
+    require_valid_images(core, content.blocks, call.principal)
     thread_ts = resolve_thread_ts(core, channel, params.text("thread_ts"))
     metadata = params.structured("metadata", "invalid_metadata_format")
     warnings: list[str] = []
@@ -129,6 +131,7 @@ async def update(core: Core, call: ApiCall) -> JSON:
         raise ApiError("no_text")
     if len(content.text) > MAX_TEXT_CHARS:
         raise ApiError("msg_too_long")
+    require_valid_images(core, content.blocks, call.principal)
     previous = message.text
     message.stream = None  # an update replaces streamed content with a plain message
     message.text = content.text if content.markdown is None else content.markdown
@@ -173,10 +176,16 @@ async def post_ephemeral_method(core: Core, call: ApiCall) -> JSON:
     if user not in channel.members:
         raise ApiError("user_not_in_channel")
     content = Content(call.params)
+    require_valid_images(core, content.blocks, call.principal)
     thread_ts = resolve_thread_ts(core, channel, call.params.text("thread_ts"))
     message = post_ephemeral(
         core, channel, user, text=content.text, blocks=content.blocks, thread_ts=thread_ts
     )
+    root = core.ws.message(channel.id, thread_ts) if thread_ts is not None else None
+    if root is not None and not root.replies:
+        # "Ephemeral messages in threads are only shown if there is already an active thread"
+        # (docs.slack.dev/reference/methods/chat.postEphemeral, `thread_ts`): Slack still answers ok.
+        message.ephemeral_hidden = True
     return {"ok": True, "message_ts": message.ts}
 
 

@@ -1,10 +1,11 @@
-"""files.getUploadURLExternal, files.completeUploadExternal, files.info (§4.1, §4.3).
+"""files.getUploadURLExternal, files.completeUploadExternal, files.info, files.delete (§4.1, §4.3).
 
 The SDK's `files_upload_v2` makes three requests: get an upload URL per file (query params on a POST with
 an empty body), POST the raw bytes to that URL without auth, then complete all files in one call. The
 completion posts ONE message by the bot carrying every file of the call, in the thread if `thread_ts`
-was given, with `initial_comment` as its text. Sharing is asynchronous on Slack, so the completion
-answer has empty `shares`; `files.info` shows them afterwards.
+was given, with `initial_comment` as its text; with no channel the file is shared nowhere and stays
+private to the uploader. Sharing is asynchronous on Slack, so the completion answer has empty
+`shares`; `files.info` shows them afterwards.
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ async def complete_upload(core: Core, call: ApiCall) -> JSON:
         if record.snippet_type and record.mode != "snippet" and record.size <= MAX_SNIPPET_BYTES:
             record.mode = "snippet"
         record.completed = True
+        record.ready_at = core.now() + core.settings.file_processing_s
         records.append(record)
     answer = {"ok": True, "files": [file_json(core, r, "upload") for r in records]}
     for channel in channels:
@@ -139,6 +141,8 @@ async def complete_upload(core: Core, call: ApiCall) -> JSON:
 async def info(core: Core, call: ApiCall) -> JSON:
     file_id = call.params.require("file", "file_not_found")
     record = core.ws.files.get(file_id)
+    if record is not None and record.deleted:
+        raise ApiError("file_deleted")
     if record is None or not record.completed or not core.ws.file_visible_to(record, call.principal):
         raise ApiError("file_not_found")
     return {
@@ -149,8 +153,25 @@ async def info(core: Core, call: ApiCall) -> JSON:
     }
 
 
+async def delete(core: Core, call: ApiCall) -> JSON:
+    """files.delete: `file_deleted` the second time, `file_not_found` for a file the caller cannot
+    see, `cant_delete_file` for someone else's (an app deletes the files it uploaded)."""
+    file_id = call.params.require("file", "file_not_found")
+    record = core.ws.files.get(file_id)
+    if record is not None and record.deleted:
+        raise ApiError("file_deleted")
+    if record is None or not core.ws.file_visible_to(record, call.principal):
+        raise ApiError("file_not_found")
+    if record.user != call.principal:
+        raise ApiError("cant_delete_file")
+    record.deleted = True
+    core.notify()
+    return {"ok": True}
+
+
 METHODS: dict[str, MethodSpec] = {
     "files.getUploadURLExternal": MethodSpec(get_upload_url, ("files:write",), channel_param=None),
     "files.completeUploadExternal": MethodSpec(complete_upload, ("files:write",), channel_param="channel_id"),
     "files.info": MethodSpec(info, ("files:read",), channel_param=None),
+    "files.delete": MethodSpec(delete, ("files:write",), channel_param=None),
 }

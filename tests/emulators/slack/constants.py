@@ -59,6 +59,7 @@ DEFAULT_BOT_SCOPES: Final = frozenset(
         "mpim:read",
         "reactions:read",
         "reactions:write",
+        "usergroups:read",
         "users:read",
     }
 )
@@ -68,6 +69,7 @@ DEFAULT_APP_TOKEN_SCOPES: Final = frozenset({"connections:write"})
 # exist in the emulator but are off by default, like an app that did not subscribe to them.
 DEFAULT_SUBSCRIPTIONS: Final = frozenset(
     {
+        "app_home_opened",
         "app_mention",
         "message.channels",
         "message.groups",

@@ -158,4 +158,27 @@ def add_routes(app: web.Application, slack: SlackEmulator) -> None:
             slack.fail_next(body["method"], body.get("error", "internal_error"), int(body.get("times", 1)))
         return answer({"ok": True})
 
+    @routes.post("/_emulator/user")
+    async def user(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        user_id = slack.add_user(body["name"], team_id=body.get("team_id"), guest=body.get("guest"))
+        for channel_ref in body.get("channels") or []:
+            slack.add_to_channel(user_id, channel_ref)
+        return answer({"ok": True, "id": user_id})
+
+    @routes.post("/_emulator/usergroup")
+    async def usergroup(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        return answer({"ok": True, "id": slack.add_usergroup(body["handle"], body.get("members") or [])})
+
+    @routes.post("/_emulator/home")
+    async def open_home(request: web.Request) -> web.Response:
+        await slack.open_home_tab((await body_of(request))["user"])
+        return answer({"ok": True})
+
+    @routes.get("/_emulator/home")
+    async def home(request: web.Request) -> web.Response:
+        tab = slack.home_tab(request.query["user"])
+        return answer({"home": asdict(tab) if tab is not None else None})
+
     app.add_routes(routes)

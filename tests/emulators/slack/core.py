@@ -54,6 +54,12 @@ class Settings:
     http_retry_delays: tuple[float, ...] = (0.0, 0.2, 0.5)
     disconnect_grace_s: float = 1.0
     deliver_twice_every: int | None = None
+    # Slack processes an API upload asynchronously: a `slack_file` may name it this long after
+    # files.completeUploadExternal (images.py).
+    file_processing_s: float = 1.0
+    # The app's manifest enables the Home tab (features.app_home.home_tab_enabled); off: views.publish
+    # of a home view answers `not_enabled`.
+    home_tab_enabled: bool = True
     subscriptions: set[str] = field(default_factory=lambda: set(DEFAULT_SUBSCRIPTIONS))
 
 

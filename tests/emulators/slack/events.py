@@ -239,8 +239,15 @@ class EventBus:
             "agent_session_stopped", user, channel, thread_ts=thread_ts, streaming_message_ts=stopped
         )
 
-    async def app_home_opened(self, user: str, channel: Channel, tab: str) -> Envelope | None:
-        return await self._user_event("app_home_opened", user, channel, tab=tab)
+    async def app_home_opened(
+        self, user: str, channel: Channel, tab: str, view: JSON | None = None
+    ) -> Envelope | None:
+        """docs.slack.dev/reference/events/app_home_opened: `tab` is "home" or "messages"; opening a
+        Home tab that had a view published before also carries that `view`."""
+        fields: JSON = {"tab": tab}
+        if view is not None:
+            fields["view"] = view
+        return await self._user_event("app_home_opened", user, channel, **fields)
 
     async def _user_event(self, etype: str, user: str, channel: Channel, **fields: Any) -> Envelope | None:
         """An event subscribed under its own name, about `user` in `channel`."""

@@ -224,7 +224,7 @@ def _authorised(core: Core, request: web.Request, record: FileRecord) -> bool:
     token = core.ws.tokens.get(header.removeprefix("Bearer ").strip())
     if token is None or token.revoked or token.kind == "app" or "files:read" not in token.scopes:
         return False
-    return record.uploaded and core.ws.file_visible_to(record, token.user_id)
+    return record.uploaded and not record.deleted and core.ws.file_visible_to(record, token.user_id)
 
 
 def _serve(record: FileRecord, *, attachment: bool) -> web.FileResponse:

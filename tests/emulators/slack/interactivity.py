@@ -228,7 +228,14 @@ class Interactions:
             container["thread_ts"] = thread_ts
         payload: JSON = {
             "type": "block_actions",
-            "user": {"id": person.id, "username": person.name, "name": person.name, "team_id": TEAM_ID},
+            # The presser's own workspace: another organisation's for a Slack Connect user (strictest
+            # plausible: the block_actions payload docs list `user.team_id` without saying whose).
+            "user": {
+                "id": person.id,
+                "username": person.name,
+                "name": person.name,
+                "team_id": person.team_id or TEAM_ID,
+            },
             "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN,
             "container": container,

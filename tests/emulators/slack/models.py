@@ -18,6 +18,7 @@ TokenKind = Literal["bot", "app", "user"]
 # "stopped_by_user": the person pressed Slack's own stop on the stream (agent_session_stopped);
 # "expired": Slack ended it on its own (api_stream.py).
 StreamPhase = Literal["streaming", "completed", "stopped_by_user", "expired"]
+GuestKind = Literal["multi", "single"]
 Transport = Literal["socket", "http"]
 
 
@@ -34,6 +35,9 @@ class User:
     updated: int = field(default_factory=lambda: int(time.time()))
     # Another organisation's team for a Slack Connect user (None: this workspace's).
     team_id: str | None = None
+    # A guest account: "multi" (multi-channel, `is_restricted`) or "single" (single-channel, also
+    # `is_ultra_restricted`); None for a full member (see README "Guests and user groups").
+    guest: GuestKind | None = None
 
     @property
     def display_name(self) -> str:
@@ -136,6 +140,8 @@ class Message:
     stream: StreamState | None = None
     metadata: JSON | None = None
     ephemeral_to: str | None = None
+    # An ephemeral posted into a thread that has no replies yet: accepted, never shown (README).
+    ephemeral_hidden: bool = False
     broadcast: bool = False
     derived_blocks: list[JSON] | None = None  # rich_text Slack builds from `text` (stable block ids)
     # Link previews chosen when posted (chat.postMessage `unfurl_links` / `unfurl_media`, side_effects.py)
@@ -181,10 +187,36 @@ class FileRecord:
     image_size: tuple[int, int] | None = None
     shares: list[FileShare] = field(default_factory=list)
     public_secret: str = ""
+    # When Slack has processed an API upload, so a `slack_file` may name it (README "Image blocks").
+    ready_at: float = 0.0
+    deleted: bool = False  # files.delete
 
     @property
     def is_image(self) -> bool:
         return self.mimetype.startswith("image/")
+
+
+@dataclass
+class UserGroup:
+    """A user group (`S…`, mentioned as `<!subteam^S…>`): what usergroups.users.list lists."""
+
+    id: str
+    handle: str
+    name: str
+    members: list[str]
+
+
+@dataclass
+class HomeView:
+    """The Home tab one person sees: the last view views.publish set for them."""
+
+    id: str
+    hash: str
+    blocks: list[JSON]
+    private_metadata: str
+    callback_id: str
+    external_id: str
+    published_at: float
 
 
 @dataclass

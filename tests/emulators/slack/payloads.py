@@ -337,8 +337,10 @@ def user_json(user: User) -> JSON:
         "is_admin": False,
         "is_owner": False,
         "is_primary_owner": False,
-        "is_restricted": False,
-        "is_ultra_restricted": False,
+        # Guests (docs.slack.dev/reference/objects/user-object): `is_restricted` marks a guest,
+        # `is_ultra_restricted` a single-channel guest, which is a kind of restricted account (both set).
+        "is_restricted": user.guest is not None,
+        "is_ultra_restricted": user.guest == "single",
         "is_bot": user.is_bot,
         "is_app_user": False,
         "updated": user.updated,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .api_views import view_json
 from .blocks import mentions
 from .constants import BOT_USER_ID
 from .events import MentionTwins
@@ -31,6 +32,10 @@ class People:
         ws = self.core.ws
         channel = ws.resolve_channel(channel_ref)
         if user not in channel.members:
+            if ws.user(user).guest is not None:
+                # Guests "must be invited by an existing regular team member" (Slack help, Restricted
+                # Accounts and Single-Channel Guest FAQ): they cannot join a channel on their own.
+                raise PermissionError(f"guest {user} is not a member of {channel.id}: invite them first")
             if channel.kind != "public":
                 raise PermissionError(f"{user} is not a member of {channel.kind} conversation {channel.id}")
             channel.members.append(user)  # joining a public channel is one click away
@@ -179,6 +184,14 @@ class People:
         """The user opens the app's Messages tab (agent_view: replaces assistant_thread_started)."""
         person = self.core.ws.resolve_user(user)
         await self.core.events.app_home_opened(person.id, self.core.ws.dm(person.id), "messages")
+
+    async def open_home_tab(self, user: str) -> None:
+        """The user opens the app's Home tab: app_home_opened with `tab: "home"`, and the view that was
+        published for them, if any."""
+        person = self.core.ws.resolve_user(user)
+        published = self.core.ws.home_views.get(person.id)
+        view = view_json(self.core, published) if published is not None else None
+        await self.core.events.app_home_opened(person.id, self.core.ws.dm(person.id), "home", view)
 
     async def start_assistant_thread(self, user: str, context_channel: str | None = None) -> str:
         """The user opens a new assistant thread (legacy split view): Slack creates the root in the DM."""

@@ -30,6 +30,7 @@ from .constants import (
     TEAM_ID,
 )
 from .core import Core, FileRedirect
+from .directory import Directory
 from .events import MentionTwins
 from .files import handle_file, handle_presigned, handle_thumb, handle_upload
 from .models import (
@@ -38,6 +39,7 @@ from .models import (
     ConnectionRecord,
     DownloadRecord,
     Envelope,
+    GuestKind,
     ResponseUrlPost,
     StatusEntry,
     Token,
@@ -61,7 +63,7 @@ def _bind(host: str, port: int, family: socket.AddressFamily = socket.AF_INET) -
     return sock
 
 
-class SlackEmulator:
+class SlackEmulator(Directory):
     """A Slack workspace on localhost for tests, benchmarks and local development.
 
     >>> async with SlackEmulator() as slack:
@@ -340,11 +342,18 @@ class SlackEmulator:
 
     # ------------------------------------------------------------- workspace
     def add_user(
-        self, name: str, real_name: str | None = None, *, is_bot: bool = False, team_id: str | None = None
+        self,
+        name: str,
+        real_name: str | None = None,
+        *,
+        is_bot: bool = False,
+        team_id: str | None = None,
+        guest: GuestKind | None = None,
     ) -> str:
         """A new user; with `team_id`, a Slack Connect user from another organisation (their messages
-        carry `team`/`user_team`/`source_team` = that team, and streams to them must name it)."""
-        return self._core.ws.add_user(name, real_name, is_bot=is_bot, team_id=team_id).id
+        carry `team`/`user_team`/`source_team` = that team, and streams to them must name it); with
+        `guest` ("multi" | "single"), a guest account, in no channel until `add_to_channel`."""
+        return self._core.ws.add_user(name, real_name, is_bot=is_bot, team_id=team_id, guest=guest).id
 
     def add_channel(
         self, name: str, private: bool = False, bot_member: bool = True, members: Iterable[str] | None = None

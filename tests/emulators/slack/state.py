@@ -24,7 +24,19 @@ from .constants import (
     RANDOM_CHANNEL_ID,
 )
 from .ids import IdFactory
-from .models import JSON, Channel, ChannelKind, FileRecord, Message, StatusEntry, Token, User
+from .models import (
+    JSON,
+    Channel,
+    ChannelKind,
+    FileRecord,
+    GuestKind,
+    HomeView,
+    Message,
+    StatusEntry,
+    Token,
+    User,
+    UserGroup,
+)
 
 
 class ChangeNotifier:
@@ -62,6 +74,8 @@ class Workspace:
         self.suggested_prompts: dict[tuple[str, str | None], JSON] = {}
         # (channel, thread_ts) -> agent session status (agents.sessions.setStatus, chat.stopStream)
         self.agent_sessions: dict[tuple[str, str], str] = {}
+        self.usergroups: dict[str, UserGroup] = {}
+        self.home_views: dict[str, HomeView] = {}  # user id -> their Home tab (views.publish)
         self._seed()
 
     # ----------------------------------------------------------------- seed
@@ -96,6 +110,7 @@ class Workspace:
         is_bot: bool = False,
         user_id: str | None = None,
         team_id: str | None = None,
+        guest: GuestKind | None = None,
     ) -> User:
         if any(u.name == name for u in self.users.values()):
             raise ValueError(f"a user named {name!r} already exists")
@@ -104,7 +119,14 @@ class Workspace:
         bot_id = self.ids.slack_id("B") if is_bot else None
         app_id = self.ids.slack_id("A") if is_bot else None
         user = User(
-            uid, name, real_name or name, is_bot=is_bot, bot_id=bot_id, app_id=app_id, team_id=team_id
+            uid,
+            name,
+            real_name or name,
+            is_bot=is_bot,
+            bot_id=bot_id,
+            app_id=app_id,
+            team_id=team_id,
+            guest=guest,
         )
         self.users[uid] = user
         self.notify()
@@ -124,6 +146,15 @@ class Workspace:
             if user.name == ref:
                 return user
         raise KeyError(f"unknown user {ref!r}")
+
+    def add_usergroup(self, handle: str, members: Iterable[str], name: str | None = None) -> UserGroup:
+        member_list = list(dict.fromkeys(members))
+        for member in member_list:
+            self.user(member)
+        group = UserGroup(self.ids.slack_id("S"), handle, name or handle, member_list)
+        self.usergroups[group.id] = group
+        self.notify()
+        return group
 
     # ------------------------------------------------------------- channels
     def add_channel(
@@ -254,7 +285,10 @@ class Workspace:
 
     # ---------------------------------------------------------------- files
     def file_visible_to(self, record: FileRecord, user_id: str) -> bool:
-        """Owner, or a member of (or anyone, for public channels) a conversation the file is shared in."""
+        """Owner, or a member of (or anyone, for public channels) a conversation the file is shared in.
+        A file uploaded without a channel is shared nowhere: only its uploader sees it."""
+        if record.deleted:
+            return False
         if record.user == user_id:
             return True
         for share in record.shares:

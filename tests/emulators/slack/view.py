@@ -84,7 +84,7 @@ def render(core: Core, message: Message) -> ViewMessage:
     files = [
         ViewFile(r.id, r.name, r.title, r.mimetype, r.size, r.is_image, r.path)
         for fid in message.file_ids
-        if (r := core.ws.files.get(fid)) is not None
+        if (r := core.ws.files.get(fid)) is not None and not r.deleted
     ]
     return ViewMessage(
         ts=message.ts,
@@ -111,7 +111,9 @@ def thread_view(core: Core, channel_id: str, thread_ts: str, viewer: str | None)
     root_ts = root.ts if root is not None else thread_ts
     messages: list[Any] = core.ws.thread(channel_id, root_ts)
     messages += [
-        m for m in channel.ephemerals if m.thread_ts == root_ts and viewer and m.ephemeral_to == viewer
+        m
+        for m in channel.ephemerals
+        if m.thread_ts == root_ts and viewer and m.ephemeral_to == viewer and not m.ephemeral_hidden
     ]
     return [render(core, m) for m in sorted(messages, key=lambda m: m.ts)]
 
