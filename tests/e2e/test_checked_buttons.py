@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_messages, bot_text, got, sent, wait_finished, wait_for_text
+from tests.e2e.helpers import bot_messages, bot_text, container_of, got, sent, wait_finished, wait_for_text
 from tests.emulators.anthropic import AnthropicEmulator, ByText, Python, Say
 from tests.emulators.slack import SlackEmulator, ViewMessage
 
@@ -50,7 +50,7 @@ async def test_new_session_pressed_by_someone_outside_the_thread_changes_nothing
     await slack.post_message("ana", "general", "what is z now?", thread_ts=root)
     await wait_for_text(slack, "general", root, "z+1 is 42.")
     follow_up = sent(claude.requests[-1])
-    assert follow_up.get("container") == container  # the same sandbox, its variables intact
+    assert container_of(follow_up) == container  # the same sandbox, its variables intact
     assert "remember z" in str(follow_up["messages"])  # and the conversation
     rows = await asyncio.to_thread(audit_rows, tmp_path / "bot.db")
     assert [(r[0], r[1]) for r in rows] == [(slack.chloe, "button_refused")]
