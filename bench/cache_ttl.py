@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.pricing import Sent, cost_usd, replay
 from bench.scenarios import rig
-from tests.emulators.anthropic import ModelRequest, Python, Say, Step
+from emulators.anthropic import ModelRequest, Python, Say, Step
 
 # A data-analysis turn of realistic size: a cell that prints a small table, an answer about it.
 CELL = """

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.governance.pricing import ModelPrices, response_cost_micros, usage_from_api
-from tests.emulators.anthropic.caching import PromptCache
-from tests.emulators.anthropic.messages import parse
+from emulators.anthropic.caching import PromptCache
+from emulators.anthropic.messages import parse
 
 # The product's own price arithmetic (bot/governance/pricing.py), at Claude Sonnet 4.5's rates.
 PRICES = ModelPrices.standard(3.0, 15.0)

@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.emulators.anthropic import AnthropicEmulator, Latency, ModelRequest, Python, Say, Step
+from emulators.anthropic import AnthropicEmulator, Latency, ModelRequest, Python, Say, Step
 from tests.harness import BotProcess, bot_env
 
 # The model side of the targets: 2.0 s to the first token, then 50 tokens/s, 200 output tokens.

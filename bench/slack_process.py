@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.emulators.slack import SlackEmulator
+from emulators.slack import SlackEmulator
 
 
 def routes(slack: SlackEmulator) -> web.RouteTableDef:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from emulators.anthropic import AnthropicEmulator
+from emulators.slack import SlackEmulator
 from tests import postgres
-from tests.emulators.anthropic import AnthropicEmulator
-from tests.emulators.slack import SlackEmulator
 from tests.harness import BotProcess, bot_env
 
 SECRET_PATTERNS = [

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from tests.emulators.anthropic import RequestRecord
-from tests.emulators.slack import SlackEmulator, ViewMessage
+from emulators.anthropic import RequestRecord
+from emulators.slack import SlackEmulator, ViewMessage
 
 
 def sent(record: RequestRecord) -> dict[str, Any]:

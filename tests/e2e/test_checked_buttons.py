@@ -9,10 +9,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from emulators.anthropic import AnthropicEmulator, ByText, Python, Say
+from emulators.slack import SlackEmulator, ViewMessage
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, bot_text, container_of, got, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, ByText, Python, Say
-from tests.emulators.slack import SlackEmulator, ViewMessage
 
 
 def audit_rows(db: Path) -> list[tuple[Any, ...]]:

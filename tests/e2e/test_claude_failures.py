@@ -11,18 +11,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import (
-    bot_messages,
-    bot_text,
-    container_of,
-    got,
-    sent,
-    wait_finished,
-    wait_for_text,
-    wait_stop_button,
-)
-from tests.emulators.anthropic import (
+from emulators.anthropic import (
     AnthropicEmulator,
     ByText,
     CallTool,
@@ -35,7 +24,18 @@ from tests.emulators.anthropic import (
     StepContext,
     Stop,
 )
-from tests.emulators.slack import SlackEmulator
+from emulators.slack import SlackEmulator
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import (
+    bot_messages,
+    bot_text,
+    container_of,
+    got,
+    sent,
+    wait_finished,
+    wait_for_text,
+    wait_stop_button,
+)
 
 
 def _png() -> bytes:

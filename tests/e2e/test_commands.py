@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from emulators.anthropic import AnthropicEmulator, ByText, Say
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_text, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, ByText, Say
-from tests.emulators.slack import SlackEmulator
 
 
 def questions(slack: SlackEmulator, text: str) -> list[str]:

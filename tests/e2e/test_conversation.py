@@ -5,9 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 
-from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_messages, bot_text, container_of, got, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import (
+from emulators.anthropic import (
     AnthropicEmulator,
     ByText,
     CallTool,
@@ -21,7 +19,9 @@ from tests.emulators.anthropic import (
     Step,
     StepContext,
 )
-from tests.emulators.slack import SlackEmulator
+from emulators.slack import SlackEmulator
+from tests.e2e.conftest import StartBot
+from tests.e2e.helpers import bot_messages, bot_text, container_of, got, sent, wait_finished, wait_for_text
 
 
 def said_output(ctx: StepContext) -> str:

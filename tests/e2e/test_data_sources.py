@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.connectors.demo import build
+from emulators.anthropic import AnthropicEmulator, Python, Say, Script, StepContext
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import poll_until, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, Python, Say, Script, StepContext
-from tests.emulators.slack import SlackEmulator
 
 QUERY = """
 import json, pandas as pd

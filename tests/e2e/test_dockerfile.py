@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from emulators.anthropic import AnthropicEmulator, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.helpers import wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, Say, Script
-from tests.emulators.slack import SlackEmulator
 from tests.harness import BotProcess, bot_env, free_port
 
 ROOT = Path(__file__).parent.parent.parent

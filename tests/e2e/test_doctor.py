@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from emulators.anthropic import AnthropicEmulator
+from emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
 from tests import postgres
-from tests.emulators.anthropic import AnthropicEmulator
-from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
 from tests.harness import bot_env
 
 

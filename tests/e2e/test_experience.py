@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.slack.render import open_fence
+from emulators.anthropic import AnthropicEmulator, ByText, CallTool, Delay, Python, Say, Script, Step
+from emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import (
     bot_messages,
@@ -17,8 +19,6 @@ from tests.e2e.helpers import (
     wait_for_text,
     wait_stop_button,
 )
-from tests.emulators.anthropic import AnthropicEmulator, ByText, CallTool, Delay, Python, Say, Script, Step
-from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
 
 
 async def test_what_a_person_sees_for_a_turn_with_two_code_runs(

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from emulators.anthropic import AnthropicEmulator, Bash, ByText, Python, Say, Script, StepContext
+from emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
+from emulators.slack.events import MentionTwins
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, got, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, Bash, ByText, Python, Say, Script, StepContext
-from tests.emulators.slack import DEFAULT_BOT_SCOPES, SlackEmulator
-from tests.emulators.slack.events import MentionTwins
 
 SALES = b"month,product,revenue\n2026-01,apples,120\n2026-01,pears,80\n2026-02,apples,150\n2026-02,pears,70\n"
 

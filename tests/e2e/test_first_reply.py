@@ -7,10 +7,10 @@ import re
 
 import aiohttp
 
+from emulators.anthropic import AnthropicEmulator, Python, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import sent, wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, Python, Say, Script
-from tests.emulators.slack import SlackEmulator
 from tests.harness import free_port
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from emulators.anthropic import AnthropicEmulator, ModelRequest, Python, Say, Step, StepContext
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import container_of, sent, wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, ModelRequest, Python, Say, Step, StepContext
-from tests.emulators.slack import SlackEmulator
 
 SALES = b"month,product,revenue\n2026-01,apples,120\n2026-01,pears,80\n2026-02,apples,150\n"
 LOAD = "import os\nimport pandas as pd\ndf = pd.read_csv(os.path.join(os.environ['INPUT_DIR'], 'sales.csv'))"

@@ -7,10 +7,10 @@ import time
 from bot.model import ThreadKey
 from bot.store import open_store
 from bot.store.schema import threads
+from emulators.anthropic import AnthropicEmulator, Delay, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, bot_text, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, Delay, Say, Script
-from tests.emulators.slack import SlackEmulator
 
 
 async def test_a_replica_whose_thread_was_taken_over_stops_streaming_and_posts_nothing_more(

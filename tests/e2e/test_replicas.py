@@ -13,12 +13,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, Say, Step
+from emulators.slack import SlackEmulator
 from tests import postgres
 from tests.balancer import Balancer
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, poll_until
-from tests.emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, Say, Step
-from tests.emulators.slack import SlackEmulator
 from tests.harness import BotProcess, free_port
 
 # 100 answers in a few seconds in one channel would exceed Slack's rate tiers: this test is about

@@ -18,8 +18,8 @@ from bot.model import StepFinished, StepStarted, StepStatus, TextDelta, ThreadKe
 from bot.slack.rate_limits import PER_MINUTE, RateBudget
 from bot.slack.render import open_fence
 from bot.slack.reply import ThreadReply
+from emulators.slack import SlackEmulator
 from tests.e2e.helpers import bot_messages, bot_text
-from tests.emulators.slack import SlackEmulator
 
 SENTENCES = [f"Sentence number {i} of the answer, in plain text.\n\n" for i in range(400)]
 

@@ -3,10 +3,10 @@ is answered once, going on from what was saved, and nobody is asked to send it a
 
 from __future__ import annotations
 
+from emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, PauseTurn, Say, Script, Step
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_text, container_of, got, sent, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, Delay, ModelRequest, PauseTurn, Say, Script, Step
-from tests.emulators.slack import SlackEmulator
 from tests.harness import free_port
 
 RESTARTING = "The bot is restarting"

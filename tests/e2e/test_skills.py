@@ -14,10 +14,10 @@ from typing import Any
 
 from pptx import Presentation
 
+from emulators.anthropic import AnthropicEmulator, Python, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, container_of, got, sent, wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, Python, Say, Script
-from tests.emulators.slack import SlackEmulator
 
 # What Claude does with the pptx skill: read its instructions, then build the deck with python-pptx
 # (preinstalled in the hosted sandbox) and save it in $OUTPUT_DIR. The emulator mounts skills at

@@ -8,10 +8,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from emulators.anthropic import AnthropicEmulator, PauseTurn, Python, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_text, got, poll_until, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, PauseTurn, Python, Say, Script
-from tests.emulators.slack import SlackEmulator
 
 # Claude Sonnet 5 (the default model), USD per million tokens, from its overview page on
 # platform.claude.com: input 2, output 10, 5-minute cache writes 2.50, 1-hour writes 4, reads 0.20.

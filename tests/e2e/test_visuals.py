@@ -10,10 +10,10 @@ from typing import Any
 from PIL import Image
 from pypdf import PdfWriter
 
+from emulators.anthropic import AnthropicEmulator, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import got, sent, wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, Say, Script
-from tests.emulators.slack import SlackEmulator
 
 
 def photo(n: int) -> tuple[str, bytes, str]:

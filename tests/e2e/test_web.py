@@ -7,11 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from emulators.anthropic import AnthropicEmulator, Cite, PauseTurn, Python, Say, Script, WebSearch
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, got, sent, wait_finished
 from tests.e2e.test_spending import by_hand, wait_rows
-from tests.emulators.anthropic import AnthropicEmulator, Cite, PauseTurn, Python, Say, Script, WebSearch
-from tests.emulators.slack import SlackEmulator
 
 ECB = "https://www.ecb.europa.eu/press/rates"
 STATS = "https://data.stats.example.org/inflation"

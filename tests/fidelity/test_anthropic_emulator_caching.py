@@ -7,10 +7,10 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.emulators.anthropic import AnthropicEmulator, Say, Script
-from tests.emulators.anthropic.caching import PromptCache
-from tests.emulators.anthropic.messages import parse
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
+from emulators.anthropic import AnthropicEmulator, Say, Script
+from emulators.anthropic.caching import PromptCache
+from emulators.anthropic.messages import parse
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
 
 SYSTEM = "You are a data analyst working in a Slack thread. " * 120  # ~1,500 tokens
 TOOLS: list[Any] = [CODE_EXECUTION, ptc_tool("lookup", "Look something up.")]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.emulators.anthropic import AnthropicEmulator, Python, Say, Script
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
+from emulators.anthropic import AnthropicEmulator, Python, Say, Script
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
 
 TOOLS: list[Any] = [CODE_EXECUTION, ptc_tool("lookup")]
 CHECK = "print('df' in globals(), open('kept.txt').read())"

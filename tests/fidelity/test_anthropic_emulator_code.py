@@ -9,7 +9,7 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.emulators.anthropic import (
+from emulators.anthropic import (
     AnthropicEmulator,
     Bash,
     Edit,
@@ -21,7 +21,7 @@ from tests.emulators.anthropic import (
     dev_model,
     prewarm,
 )
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool, wait_for
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool, wait_for
 
 TOOLS: list[Any] = [CODE_EXECUTION, ptc_tool("lookup")]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import anthropic
 
-from tests.emulators.anthropic import AnthropicEmulator, Latency, Say
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL
+from emulators.anthropic import AnthropicEmulator, Latency, Say
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL
 
 
 async def test_thousand_concurrent_sdk_streams(emu: AnthropicEmulator) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.emulators.anthropic import AnthropicEmulator, Cut, Python, Say, Script
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
+from emulators.anthropic import AnthropicEmulator, Cut, Python, Say, Script
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
 from tests.fidelity.test_anthropic_emulator_visuals import pdf, png
 
 TOOLS: list[Any] = [CODE_EXECUTION, ptc_tool("lookup")]

@@ -12,8 +12,8 @@ import aiohttp
 import anthropic
 import pytest
 
-from tests.emulators.anthropic import AnthropicEmulator, Bash, Script
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client
+from emulators.anthropic import AnthropicEmulator, Bash, Script
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client
 
 
 async def test_file_lifecycle(emu: AnthropicEmulator) -> None:

@@ -16,7 +16,7 @@ import aiohttp
 import anthropic
 import pytest
 
-from tests.emulators.anthropic import (
+from emulators.anthropic import (
     AnthropicEmulator,
     Bash,
     ByText,
@@ -28,7 +28,7 @@ from tests.emulators.anthropic import (
     Step,
     Stop,
 )
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
 
 ID = re.compile(r"^(msg|srvtoolu|toolu)_01[1-9A-HJ-NP-Za-km-z]{22}$")
 LONG_ID = re.compile(r"^(container|file|req)_011C[1-9A-HJ-NP-Za-km-z]{20}$")

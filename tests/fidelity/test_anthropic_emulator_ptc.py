@@ -10,7 +10,7 @@ import anthropic
 import pytest
 from anthropic import beta_async_tool
 
-from tests.emulators.anthropic import (
+from emulators.anthropic import (
     AnthropicEmulator,
     Bash,
     CallTool,
@@ -19,7 +19,7 @@ from tests.emulators.anthropic import (
     Say,
     Script,
 )
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool, wait_for
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool, wait_for
 
 QUERY = ptc_tool("query_database", "Run a read-only SQL query.", {"sql": {"type": "string"}})
 TOOLS: list[Any] = [CODE_EXECUTION, QUERY]

@@ -11,8 +11,8 @@ import anthropic
 import pytest
 from anthropic.lib import files_from_dir
 
-from tests.emulators.anthropic import AnthropicEmulator, Bash, Say, Script
-from tests.emulators.anthropic.testing import MODEL, client
+from emulators.anthropic import AnthropicEmulator, Bash, Say, Script
+from emulators.anthropic.testing import MODEL, client
 
 BETAS: Any = ["code-execution-2025-08-25", "skills-2025-10-02"]
 CODE: Any = {"type": "code_execution_20250825", "name": "code_execution"}

@@ -7,8 +7,8 @@ from typing import Any
 
 import aiohttp
 
-from tests.emulators.anthropic import AnthropicEmulator, CallTool, Python, Script
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
+from emulators.anthropic import AnthropicEmulator, CallTool, Python, Script
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client, ptc_tool
 
 HEADERS = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01", "content-type": "application/json"}
 DIRECT: Any = {

@@ -12,8 +12,8 @@ from anthropic.types import ImageDimensionsTooLargeError
 from PIL import Image
 from pypdf import PdfWriter
 
-from tests.emulators.anthropic import AnthropicEmulator, Say, Script
-from tests.emulators.anthropic.testing import MODEL, client
+from emulators.anthropic import AnthropicEmulator, Say, Script
+from emulators.anthropic.testing import MODEL, client
 
 
 def png(width: int, height: int) -> bytes:

@@ -9,8 +9,8 @@ from typing import Any
 import anthropic
 import pytest
 
-from tests.emulators.anthropic import AnthropicEmulator, Cite, PauseTurn, Say, Script, WebFetch, WebSearch
-from tests.emulators.anthropic.testing import CODE_EXECUTION, MODEL, client
+from emulators.anthropic import AnthropicEmulator, Cite, PauseTurn, Say, Script, WebFetch, WebSearch
+from emulators.anthropic.testing import CODE_EXECUTION, MODEL, client
 
 SEARCH: dict[str, Any] = {"type": "web_search_20260318", "name": "web_search"}
 FETCH: dict[str, Any] = {"type": "web_fetch_20260318", "name": "web_fetch"}

@@ -1,4 +1,4 @@
-"""The standalone emulator (`python -m tests.emulators.slack`), its control endpoints, and isolation."""
+"""The standalone emulator (`python -m emulators.slack`), its control endpoints, and isolation."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import web_client
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ async def standalone() -> AsyncIterator[dict[str, str]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.emulators.slack",
+        "emulators.slack",
         "--port",
         "0",
         cwd=REPO,

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import web_client
 
 PNG_1200x800 = (
     b"\x89PNG\r\n\x1a\n"

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import web_client
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"
 PNG = (

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import bolt_app, http_app, web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import bolt_app, http_app, web_client
 
 
 @pytest.fixture

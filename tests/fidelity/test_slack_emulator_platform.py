@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.events import MentionTwins
-from tests.emulators.slack.testing import web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.events import MentionTwins
+from emulators.slack.testing import web_client
 
 
 async def _error(call: object) -> str:

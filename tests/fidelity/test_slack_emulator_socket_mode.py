@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 from slack_bolt.async_app import AsyncApp
 
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import bolt_app, socket_mode, web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import bolt_app, socket_mode, web_client
 
 
 @pytest.fixture

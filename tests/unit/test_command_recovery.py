@@ -14,8 +14,8 @@ from bot.engine import Engine
 from bot.model import Inbound
 from bot.slack.commands import METADATA_TYPE, CommandIntake
 from bot.store import SlashCommand, Store, open_store
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import web_client
 
 
 class Inbox:

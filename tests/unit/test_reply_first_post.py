@@ -10,8 +10,8 @@ from bot.model import TextDelta, ThreadKey
 from bot.slack.rate_limits import RateBudget
 from bot.slack.reply import ThreadReply
 from bot.store import TurnFenced
-from tests.emulators.slack import SlackEmulator
-from tests.emulators.slack.testing import web_client
+from emulators.slack import SlackEmulator
+from emulators.slack.testing import web_client
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.emulators.slack import SlackEmulator
+    from emulators.slack import SlackEmulator
 
     async with SlackEmulator() as slack:
         ...  # point the bot at slack.api_url / slack.bot_token / slack.app_token

@@ -1,7 +1,7 @@
 """`/_emulator/*`: JSON control endpoints for driving a standalone emulator (see README, curl examples).
 
 They expose the person API and the assertion records over HTTP so a developer can run the real bot
-against `python -m tests.emulators.slack` and play the human from a shell. Users and channels may be
+against `python -m emulators.slack` and play the human from a shell. Users and channels may be
 given by id (`U0123ABCD`, `C0123ABCD`) or by name (`ana`, `general`).
 """
 

@@ -1,4 +1,4 @@
-"""`python -m tests.emulators.slack --port 3001`: a standalone emulator for local development.
+"""`python -m emulators.slack --port 3001`: a standalone emulator for local development.
 
 Prints the environment the bot needs (SLACK_API_URL, SLACK_BOT_TOKEN, SLACK_APP_TOKEN,
 SLACK_SIGNING_SECRET) and serves until interrupted. Drive it with the `/_emulator/*` endpoints.
@@ -20,7 +20,7 @@ DEFAULT_SIGNING_SECRET = "0123456789abcdef0123456789abcdef"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tests.emulators.slack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m emulators.slack", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3001)
     parser.add_argument("--bot-token", default=DEFAULT_BOT_TOKEN)

@@ -1,6 +1,6 @@
 """Run the emulator standalone for local development of the bot.
 
-    python -m tests.emulators.anthropic --port 3002
+    python -m emulators.anthropic --port 3002
 
 Then start the bot with the printed ``ANTHROPIC_BASE_URL`` and ``ANTHROPIC_API_KEY``. The model is
 ``dev_model``: it echoes the user's text, and runs every fenced ```python block in the message as a
@@ -22,9 +22,7 @@ from .server import AnthropicEmulator
 
 
 def _args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m tests.emulators.anthropic", description=__doc__.split("\n\n")[0]
-    )
+    p = argparse.ArgumentParser(prog="python -m emulators.anthropic", description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=3002)
     p.add_argument("--api-key", default="sk-ant-local")
