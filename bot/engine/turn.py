@@ -293,9 +293,7 @@ class TurnRunner:
         for old in start.interrupted:
             if old.posted_output:
                 events.append(
-                    Notice(
-                        "My previous turn here was interrupted (the bot restarted); going on with what came after."
-                    )
+                    Notice("My previous answer here was interrupted (the bot restarted); answering again.")
                 )
         if events:
             await reply.handle(events)
