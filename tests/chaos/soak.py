@@ -244,6 +244,12 @@ class Soak:
                 "root": root,
                 "shown": shown.get(thread, []),
                 "log": [line for line in logs if root in line][:60],
+                "requests": [
+                    f"{r.received_at:.3f} {json.dumps((r.body or {}).get('messages', [])[-3:])[-700:]} -> "
+                    f"{r.error or (r.response or {}).get('content')}"
+                    for r in self.rig.claude.requests
+                    if f"t{thread}m" in json.dumps((r.body or {}).get("messages", [])[-3:])
+                ],
                 "calls": [
                     f"{c.at:.3f} {c.method} {c.http_status} {c.error or ''} "
                     + json.dumps(

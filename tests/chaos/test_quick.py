@@ -34,7 +34,8 @@ async def test_quick_soak_answers_every_message_once_in_order_under_every_fault(
     # and its message is among those answered once.
     assert figures["failures_with_retry"] >= 1 and figures["retries_pressed"] >= 1, report
     faults = figures["faults"]
-    assert EVERY_KIND <= {kind for kind, count in faults.items() if count}, report
+    fired = {kind for kind, count in faults.items() if count}
+    assert not EVERY_KIND - fired, report
     assert any(k.startswith("socket_") for k in faults) and (
         faults.get("slack_500") or faults.get("slack_503")
     )
