@@ -56,7 +56,11 @@ class AnthropicChaos:
     def each_kind_next(self) -> None:
         """Make the next failures one of every kind (so a short run sees them all), an hour-long rate
         limit included (the only kind that is not also drawn at random)."""
-        self._next_kinds = [*KINDS, LONG_429]
+        self.queue(*KINDS, LONG_429)
+
+    def queue(self, *kinds: str) -> None:
+        """Make the next requests fail with these kinds, in order, before any drawn at random."""
+        self._next_kinds.extend(kinds)
 
     def _fault(self) -> Failure | None:
         if not self.enabled:
