@@ -183,7 +183,8 @@ class Engine:
                         log.info(
                             "turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items)
                         )
-                    control = TurnControl(turn_id=start.turn_id)
+                    # The lease was taken (claimed or renewed) just now, by the store call above.
+                    control = TurnControl(turn_id=start.turn_id, lease_confirmed_at=time.monotonic())
                     if self._shutting_down():
                         control.suspend()  # claimed as the shutdown began: it goes on after the restart
                     worker.control = control
@@ -309,6 +310,7 @@ class Engine:
             # Turns running before the renewal started: their leases were taken before it, so a lease
             # missing from its answer was lost, not yet to be taken.
             running = {key: w.control for key, w in self._workers.items() if w.control is not None}
+            asked = time.monotonic()
             try:
                 self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
                 held = (
@@ -322,6 +324,9 @@ class Engine:
                     self._fence(running, "its lease could not be renewed for longer than LEASE_SECONDS")
                 continue
             renewed = time.monotonic()
+            for key, control in running.items():
+                if key in held:
+                    control.lease_confirmed_at = max(control.lease_confirmed_at, asked)
             self._fence(
                 {k: c for k, c in running.items() if k not in held}, "another replica took its thread over"
             )

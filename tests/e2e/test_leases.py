@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import time
 
 from bot.model import ThreadKey
@@ -52,4 +54,38 @@ async def test_a_replica_whose_thread_was_taken_over_stops_streaming_and_posts_n
         assert [m.stream_state for m in bot_messages(slack, "general", root)] == ["streaming"]
         assert not any("Traceback" in line for line in bot.lines)
     finally:
+        await other.close()
+
+
+async def test_a_replica_frozen_past_its_lease_posts_nothing_when_it_wakes_up(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """The lease race the soak suite found: a replica stalled longer than its lease (an overloaded host,
+    a long GC pause) wakes up with the rest of its answer already received and must not post it, as
+    another replica is answering the thread by then. Its heartbeat would notice within a third of a
+    lease; its next post must not wait for that."""
+    claude.model = Script([[Say("Part one."), Delay(1.5), Say(" Part two, from the frozen replica.")]])
+    bot = await start_bot(database_url=pg_url, lease_seconds="3", stream_update_seconds="0.2")
+    root = await slack.post_message("ana", "general", "a long question", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Part one.")
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGSTOP)  # frozen: no heartbeat, no posts
+    key = ThreadKey(slack.team_id, slack.general, root)
+    other = await open_store(pg_url, lease_seconds=60)
+    try:
+        deadline = time.monotonic() + 15
+        while (taken := await other.start_turn(key, "another-replica")) is None:
+            assert time.monotonic() < deadline, "the frozen replica's lease never expired"
+            await asyncio.sleep(0.2)
+        assert taken.unsure
+        request = claude.requests[-1]
+        await slack.wait_for(lambda: request.done_at is not None, timeout=10, what="the answer was sent")
+        bot.process.send_signal(signal.SIGCONT)
+        await bot.wait_for_line(r"lost its thread to another replica")
+        await asyncio.sleep(0.5)  # anything it would still post would be in by now
+        text = bot_text(slack, "general", root)
+        assert "Part one." in text and "Part two" not in text
+    finally:
+        if bot.process.returncode is None:
+            bot.process.send_signal(signal.SIGCONT)
         await other.close()
