@@ -11,6 +11,7 @@ from bot.store import open_store
 from bot.store.schema import threads
 from emulators.anthropic import AnthropicEmulator, Delay, Say, Script
 from emulators.slack import SlackEmulator
+from emulators.slack.testing import web_client
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import bot_messages, bot_text, wait_for_text
 
@@ -88,4 +89,40 @@ async def test_a_replica_frozen_past_its_lease_posts_nothing_when_it_wakes_up(
     finally:
         if bot.process.returncode is None:
             bot.process.send_signal(signal.SIGCONT)
+        await other.close()
+
+
+async def test_a_replica_whose_stream_the_new_owner_closed_does_not_go_on_in_a_plain_message(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    """Found by the soak suite: the new owner of a thread closes the stream the old owner left open
+    (marking it interrupted); the old owner, not yet told by its heartbeat, found its stream closed and
+    went on in a plain message with the rest of its answer, beside the new owner's answer."""
+    claude.model = Script([[Say("Part one."), Delay(3), Say(" Part two, from the old owner.")]])
+    # A long lease: the heartbeat (every 10 s) says nothing during the test; only the store can.
+    bot = await start_bot(database_url=pg_url, lease_seconds="30", stream_update_seconds="0.2")
+    root = await slack.post_message("ana", "general", "a long question", mention_bot=True)
+    await wait_for_text(slack, "general", root, "Part one.")
+    key = ThreadKey(slack.team_id, slack.general, root)
+    other = await open_store(pg_url, lease_seconds=60)
+    try:
+        await other.db.write(
+            lambda conn: conn.execute(
+                threads.update().where(threads.c.key == str(key)).values(lease_expires=0)
+            )
+        )
+        taken = await other.start_turn(key, "another-replica")
+        assert taken is not None and taken.unsure
+        [stream] = bot_messages(slack, "general", root)
+        closed = await web_client(slack).chat_stopStream(
+            channel=slack.general,
+            ts=stream.ts,
+            chunks=[{"type": "markdown_text", "text": "\n\n_(interrupted)_"}],
+        )
+        assert closed["ok"]
+        await bot.wait_for_line(r"lost its thread to another replica", timeout=15)
+        await asyncio.sleep(0.5)
+        assert "Part two" not in bot_text(slack, "general", root)
+        assert len(bot_messages(slack, "general", root)) == 1
+    finally:
         await other.close()
