@@ -2,7 +2,7 @@
 
 Each failure has the shape the API gives it (README "Chaos plans" cites the sources):
 
-- 429 `rate_limit_error` with a `retry-after` header (seconds), once an hour long;
+- 429 `rate_limit_error` with a `retry-after` header (seconds);
 - 529 `overloaded_error` and 500 `api_error`, before any byte of the response;
 - a stream cut mid-response: events already sent, then `event: error` (`overloaded_error` or
   `api_error`), never `message_stop` (errors after a 200 arrive that way in a stream);
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from .server import AnthropicEmulator
 
 KINDS = ("anthropic_429", "anthropic_529", "anthropic_500", "anthropic_stream_error", "anthropic_reset")
-# A rate limit asking to wait an hour: longer than any turn may wait, so the person gets Retry.
-LONG_429 = "anthropic_429_long"
 
 
 @dataclass(frozen=True)
@@ -33,7 +31,6 @@ class AnthropicChaosPlan:
     seed: int = 0
     failure_rate: float = 0.2
     retry_after_s: float = 1.0
-    long_retry_after_s: float = 3600.0
     # How far into a response a mid-response failure lands (seconds).
     cut_after_s: tuple[float, float] = (0.02, 0.3)
 
@@ -54,9 +51,8 @@ class AnthropicChaos:
         self.claude.faults.chaos = None
 
     def each_kind_next(self) -> None:
-        """Make the next failures one of every kind (so a short run sees them all), an hour-long rate
-        limit included (the only kind that is not also drawn at random)."""
-        self.queue(*KINDS, LONG_429)
+        """Make the next failures one of every kind (so a short run sees them all)."""
+        self.queue(*KINDS)
 
     def queue(self, *kinds: str) -> None:
         """Make the next requests fail with these kinds, in order, before any drawn at random."""
@@ -78,8 +74,6 @@ class AnthropicChaos:
         cut = self.rng.uniform(*self.plan.cut_after_s)
         if kind == "anthropic_429":
             return Failure(429, self.plan.retry_after_s, 0.0, None)
-        if kind == LONG_429:
-            return Failure(429, self.plan.long_retry_after_s, 0.0, None)
         if kind == "anthropic_529":
             return Failure(529, None, 0.0, None)
         if kind == "anthropic_500":

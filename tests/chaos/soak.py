@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import re
 import sys
@@ -35,6 +36,7 @@ RETRY_ACTION = "retry_turn"
 WRITES = ("chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream")
 STARTED = re.compile(r"turn (\w+) in (\S+) started")
 ENDED = re.compile(r"turn (\w+) in (\S+) ended")
+TOOK_OVER = re.compile(r"took over turn (\w+)")
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ FULL = SoakConfig(
     threads=500,
     messages=10_000,
     baseline=1_000,
-    rate=40.0,
+    rate=25.0,
     kill_every=1_000,
     socket_close_every_s=10.0,
     model_delay_s=0.5,
@@ -137,11 +139,11 @@ class Soak:
         lines = replica.current.lines
         started = {m.group(1): m.group(2) for line in lines if (m := STARTED.search(line))}
         ended = {m.group(1) for line in lines if (m := ENDED.search(line))}
-        running = sorted({key.rsplit(":", 1)[1] for turn, key in started.items() if turn not in ended})
+        running = sorted(turn for turn in started if turn not in ended)
         killed_at = time.time()
         await replica.kill()
         self.faults["replica_sigkill"] += 1
-        self.kills.append({"replica": replica.current.name, "at": killed_at, "running_threads": running})
+        self.kills.append({"replica": replica.current.name, "at": killed_at, "running_turns": running})
         await replica.start()
 
     async def press_retries(self) -> None:
@@ -188,6 +190,25 @@ class Soak:
     def verdict(self) -> Verdict:
         return judge(self.sent, self.shown())
 
+    async def retry_drill(self) -> None:
+        """Anthropic asks to wait an hour, longer than a turn may: the person must get Retry, and
+        pressing it (press_retries does, as they would) must get the answer. In a thread of its own,
+        so no later message of the thread picks the question up instead."""
+        thread = self.config.threads
+        self.rig.claude.fail_next(status=429, times=1, retry_after=3600)
+        self.faults["anthropic_429_long"] += 1
+        text = token(thread, 0)
+        self.sent[thread] = [text]
+        self.sent_at[text] = time.time()
+        slack = self.rig.slack
+        self.roots[thread] = await slack.post_message("ana", "general", f"{text} please", mention_bot=True)
+
+        def answered() -> bool:
+            return not judge({thread: self.sent[thread]}, self.shown()).lost
+
+        with contextlib.suppress(TimeoutError):  # then the verdict counts it lost
+            await slack.wait_for(answered, timeout=self.config.settle_timeout_s, what="the Retry drill")
+
     async def settle(self) -> Verdict:
         """Wait until every message is answered (or the timeout), then a lease longer for stragglers."""
         deadline = time.monotonic() + self.config.settle_timeout_s
@@ -212,24 +233,27 @@ class Soak:
                 (baseline if n < self.config.baseline else faulted).append(first[text] - self.sent_at[text])
         return baseline, faulted
 
-    def recoveries(self) -> list[dict[str, Any]]:
-        """For each kill: how long the threads the dead replica was answering waited for an answer."""
-        slack = self.rig.slack
+    def recoveries(self, logs: list[str]) -> list[dict[str, Any]]:
+        """For each kill: how long after it the other replica took over each turn the dead one was
+        running (its log line "took over turn …"): the recovery the lease promises (<= LEASE_SECONDS
+        plus a sweep). A turn that had in fact ended just before the kill is never taken over."""
+        taken: dict[str, float] = {}
+        for line in logs:
+            if (m := TOOK_OVER.search(line)) is not None:
+                at = time.mktime(time.strptime(line[:19], "%Y-%m-%d %H:%M:%S")) + int(line[20:23]) / 1000
+                taken.setdefault(m.group(1), at)
         out = []
         for kill in self.kills:
-            waits = []
-            for thread_ts in kill["running_threads"]:
-                after = [
-                    c.at
-                    for c in slack.calls
-                    if c.ok
-                    and c.method in WRITES
-                    and c.at > kill["at"]
-                    and c.params.get("thread_ts") == thread_ts
-                ]
-                if after:
-                    waits.append(min(after) - kill["at"])
-            out.append({**kill, "recovery_s_max": max(waits) if waits else None, "threads": len(waits)})
+            waits = sorted(taken[t] - kill["at"] for t in kill["running_turns"] if t in taken)
+            out.append(
+                {
+                    "replica": kill["replica"],
+                    "turns_running": len(kill["running_turns"]),
+                    "turns_taken_over": len(waits),
+                    "recovery_s_p50": _round(percentile(waits, 50)),
+                    "recovery_s_max": _round(waits[-1]) if waits else None,
+                }
+            )
         return out
 
     def details(self, verdict: Verdict, logs: list[str]) -> dict[str, Any]:
@@ -295,6 +319,7 @@ async def run(config: SoakConfig, workdir: Path) -> dict[str, Any]:
                     helpers.append(asyncio.create_task(soak.close_sockets()))
             await sender
             soak.chaos_off()
+            await soak.retry_drill()
             verdict = await soak.settle()
         finally:
             for task in helpers:
@@ -336,7 +361,7 @@ async def run(config: SoakConfig, workdir: Path) -> dict[str, Any]:
                 "faults_p95": _round(percentile(faulted, 95)),
             },
             "faults": dict(sorted(faults.items())),
-            "kills": soak.recoveries(),
+            "kills": soak.recoveries(logs),
         }
     figures["memory"] = [m for replica in r.replicas for m in replica.memory]
     figures["wall_s"] = round(time.monotonic() - began, 1)
