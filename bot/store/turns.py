@@ -26,7 +26,7 @@ from bot.store.records import (
     stored_file,
     usage_row,
 )
-from bot.store.schema import inbox, messages, turns
+from bot.store.schema import inbox, messages, threads, turns
 
 
 class TurnStore(StoreBase):
@@ -221,11 +221,22 @@ class TurnStore(StoreBase):
     async def mark_posted(self, turn_id: str, owner: str) -> None:
         """People are about to see part of this turn's answer; from here on it must never be re-run.
         Raises TurnFenced when the turn is no longer `owner`'s (then nothing may be posted)."""
-        params = {"p_turn": turn_id, "p_owner": owner}
-        marked = await self.db.write(
-            lambda conn: conn.execute(self.sql.mark_posted, params).first(), priority=ANSWER
-        )
-        if marked is None:
+        now = time.time()
+        params = {"p_turn": turn_id, "p_owner": owner, "p_now": now}
+
+        def tx(conn: Connection) -> Any:
+            marked = conn.execute(self.sql.mark_posted, params).first()
+            if marked is not None:
+                # A full lease from here: what is about to be posted lands before anyone may take the
+                # thread over and ask Slack what this turn showed.
+                conn.execute(
+                    update(threads)
+                    .where(threads.c.key == marked.thread_key, threads.c.lease_owner == owner)
+                    .values(lease_expires=now + self.lease_seconds)
+                )
+            return marked
+
+        if await self.db.write(tx, priority=ANSWER) is None:
             raise TurnFenced(turn_id)
 
     async def finish_turn(
