@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,10 @@ async def ask(slack: SlackEmulator, claude: AnthropicEmulator, channel: str, tex
     await wait_finished(slack, channel, root)
     [request] = claude.requests[before:]
     return sent(request)
+
+
+def has_modal(slack: SlackEmulator, user: str) -> Callable[[], bool]:
+    return lambda: slack.modal(user) is not None
 
 
 async def open_config(slack: SlackEmulator, user: str, channel: str = "general") -> dict[str, Any]:
@@ -117,7 +122,7 @@ async def test_only_the_channels_creator_and_admins_can_open_it(
 
     for allowed in (slack.ana, slack.chloe):  # the creator; a workspace admin
         assert await open_config(slack, allowed) == {}
-        await slack.wait_for(lambda who=allowed: slack.modal(who) is not None, what="the modal")
+        await slack.wait_for(has_modal(slack, allowed), what="the modal")
     rows = await asyncio.to_thread(audit_rows, tmp_path / "bot.db")
     assert [(r[0], r[1]) for r in rows] == [(slack.ben, "config_refused")]
     assert claude.requests == []
