@@ -194,7 +194,7 @@ def build_modal(channel_id: str, stored: Mapping[str, Any], choices: Choices) ->
             "placeholder": _text(f"Default: {_dollars(default)}"),
         }
         if isinstance(own, int | float):
-            element["initial_value"] = f"{float(own):g}"
+            element["initial_value"] = f"{float(own):.2f}".removesuffix(".00")
         blocks.append(
             _input(block_id, f"Budget per {period} (US$)", element, hint="Empty: the deployment's default.")
         )
