@@ -4,6 +4,9 @@ ids (single use, 3 s), the view checks, and a person submitting or cancelling (e
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +230,42 @@ async def test_workspace_admins_and_channel_creators_are_visible(slack: SlackEmu
     slack.set_channel_creator(slack.general, slack.dev)
     info = await client.conversations_info(channel=slack.general)
     assert info["channel"]["creator"] == slack.dev
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "slack"
+# The view of views.open's and views.push's documented success answers
+# (docs.slack.dev/reference/methods/views.open, views.push).
+DOCUMENTED_VIEW_KEYS = {
+    "id", "team_id", "type", "title", "submit", "blocks", "private_metadata", "callback_id", "external_id",
+    "state", "hash", "clear_on_close", "notify_on_close", "root_view_id", "previous_view_id", "app_id",
+    "bot_id",
+}  # fmt: skip
+
+
+async def test_shapes_match_the_recorded_envelope_and_the_documented_view(slack: SlackEmulator) -> None:
+    recorded = json.loads((FIXTURES / "socket_mode" / "envelope_slash_commands.json").read_text())
+    trigger_shape = re.compile(r"^\d+\.\d+\.[0-9a-f]+$")
+    assert trigger_shape.match(recorded["payload"]["trigger_id"])
+    app = bolt_app(slack)
+    answers: list[dict[str, Any]] = []
+
+    @app.command("/claude")
+    async def command(ack: Any, command: dict[str, Any], client: Any) -> None:
+        await ack()
+        answers.append((await client.views_open(trigger_id=command["trigger_id"], view=modal())).data)
+
+    @app.view("settings")
+    async def submitted(ack: Any) -> None:
+        await ack()
+
+    async with socket_mode(slack, app):
+        await slack.run_slash_command(slack.ana, slack.general, "/claude", "config")
+        await slack.wait_for(lambda: slack.modal(slack.ana) is not None, what="the modal")
+        await slack.submit_modal(slack.ana)
+    command_envelope, view_envelope = slack.envelopes
+    assert trigger_shape.match(command_envelope.payload["trigger_id"])
+    frame = view_envelope.frame()
+    assert set(frame) == set(recorded) and frame["type"] == "interactive"
+    assert frame["accepts_response_payload"] is True  # a view submission's ack may carry response_action
+    assert set(frame["payload"]["view"]) >= DOCUMENTED_VIEW_KEYS
+    assert set(answers[0]["view"]) >= DOCUMENTED_VIEW_KEYS
