@@ -27,6 +27,7 @@ class ChannelConfigs:
         self._load_all = load_all
         self.reload_seconds = reload_seconds
         self._values: dict[str, dict[str, Any]] = {}
+        self._loaded = False
         self._task: asyncio.Task[None] | None = None
 
     def values(self, channel_id: str) -> Mapping[str, Any]:
@@ -40,7 +41,13 @@ class ChannelConfigs:
         self._values[channel_id] = dict(values)
 
     async def reload(self) -> None:
-        self._values = await self._load_all()
+        fresh = await self._load_all()
+        if self._loaded:
+            # Changes saved through another replica, now in effect here (one line per change).
+            for channel_id in sorted(set(fresh) | set(self._values)):
+                if fresh.get(channel_id) != self._values.get(channel_id):
+                    log.info("the settings of channel %s changed; they apply from its next turn", channel_id)
+        self._values, self._loaded = fresh, True
 
     async def start(self) -> None:
         """Load once (a failure is logged: channels run with the deployment's settings meanwhile),

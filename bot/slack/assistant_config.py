@@ -139,9 +139,11 @@ class AssistantConfig:
             log.warning("a channel settings modal came back without its channel; closed")
             await ack()
             return
-        if not await self._allowed(user, channel):
-            await audit(self.store, user, "config_refused", channel_id=channel)
-            await ack(response_action="errors", errors={"preset": NO_LONGER})
+        allowed = await self._allowed(user, channel)
+        if not allowed:
+            if allowed is False:
+                await audit(self.store, user, "config_refused", channel_id=channel)
+            await ack(response_action="errors", errors={"preset": NO_LONGER if allowed is False else NOT_NOW})
             return
         values = ((view.get("state") or {}).get("values")) or {}
         try:

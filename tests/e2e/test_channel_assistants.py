@@ -140,3 +140,24 @@ async def test_invalid_input_is_shown_in_the_modal_and_nothing_is_stored(
     assert set(modal.errors) == {"budget_daily"} and "in dollars" in modal.errors["budget_daily"]
     status = await slack.run_slash_command(slack.dev, "general", "/claude", "status")
     assert "deployment's defaults" in status["text"]
+
+
+async def test_a_change_saved_through_one_replica_applies_on_the_other(
+    pg_url: str, slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot
+) -> None:
+    claude.model = lambda request: [Say("Done.")]
+    settings = {"database_url": pg_url, "admins": slack.dev, "channel_settings_reload_seconds": "0.3"}
+    bots = [await start_bot(**settings), await start_bot(**settings)]
+    await slack.wait_for(lambda: len(slack.open_connections) == 2, what="both replicas connected")
+    await open_config(slack, slack.dev)
+    await slack.wait_for(has_modal(slack, slack.dev), what="the modal")
+    await slack.submit_modal(slack.dev, {"persona": "Amounts are in EUR."})
+    await slack.wait_for(lambda: told(slack, slack.dev), what="the confirmation")
+    # The replica that took the submission audited it; the other learns of it from the database.
+    saver = next(b for b in bots if any("channel_config" in line for line in b.lines))
+    other = next(b for b in bots if b is not saver)
+    await other.wait_for_line(f"the settings of channel {slack.general} changed")
+    await saver.kill()
+    await slack.wait_for(lambda: len(slack.open_connections) == 1, what="only the other replica connected")
+    body = await ask(slack, claude, "general", "how many orders?")
+    assert system_text(body).rstrip().endswith("Amounts are in EUR.")
