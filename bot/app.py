@@ -311,6 +311,11 @@ async def build(settings: Settings) -> BotApp:
             owner=runner.owner,
             interval=max(1.0, settings.lease_seconds / 6),
         )
+        unpriced = [m for m in settings.channel_models if not tracker.book.knows(m)]
+        if unpriced:
+            log.warning(
+                "no price is known for %s (CHANNEL_MODELS): billed at the highest known rates", unpriced
+            )
         choices = Choices(
             models=tuple(settings.channel_models),
             default_model=settings.claude_model,

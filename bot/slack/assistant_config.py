@@ -1,6 +1,7 @@
 """`/claude config`: the modal that sets a channel's assistant, who may open it, and its submission.
 
-Who may: the bot's `ADMINS`, the workspace's admins and owners (users.info `is_admin` / `is_owner`:
+Who may: the bot's `ADMINS`, and among the people who may use the bot in the channel
+(bot/slack/access.py), the workspace's admins and owners (users.info `is_admin` / `is_owner`:
 docs.slack.dev/reference/objects/user-object) and the channel's creator (conversations.info
 `creator`). Slack's Web API does not say who a channel's managers are, so they cannot be recognised:
 a manager who is none of these asks one of them.
@@ -25,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.assistants.configs import ChannelConfigs
 from bot.governance.access import whom_to_ask
-from bot.slack.access import AccessGate
+from bot.slack.access import AccessGate, place_of
 from bot.slack.assistant_modal import Choices, build_modal, channel_of, parse_submission
 from bot.slack.assistant_text import assistant_text
 from bot.slack.auditing import audit
@@ -77,6 +78,8 @@ class AssistantConfig:
         cannot be asked."""
         if self.gate.is_admin(user_id):
             return True
+        if await self.gate.check(user_id, place_of(channel_id)) is not None:
+            return False  # someone who may not use the bot here (a guest, another organisation's)
         if (await self.gate.accounts.get(user_id)).is_admin:
             return True
         return await self._creators.get(channel_id, lambda: self._creator(channel_id)) == user_id

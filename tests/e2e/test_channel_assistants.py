@@ -109,6 +109,7 @@ async def test_saved_settings_shape_the_next_request_of_that_channel_only(
 async def test_only_the_channels_creator_and_admins_can_open_it(
     slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot, tmp_path: Path
 ) -> None:
+    slack.add_channel("sales")
     slack.set_channel_creator("general", slack.ana)
     slack.make_workspace_admin(slack.chloe)
     await start_bot(admins="U0999ADMIN")
@@ -119,12 +120,18 @@ async def test_only_the_channels_creator_and_admins_can_open_it(
         in refused["text"]
     )
     assert slack.modal(slack.ben) is None and slack.calls_to("views.open") == []
+    # The creator of a channel shared with another organisation, when that organisation's people may
+    # not use the bot (the default), may not configure it either.
+    partner = slack.add_user("pat", team_id="T0PARTNER")
+    slack.add_to_channel(partner, "sales")
+    slack.set_channel_creator("sales", partner)
+    assert "Only this channel's creator" in (await open_config(slack, partner, "sales"))["text"]
 
     for allowed in (slack.ana, slack.chloe):  # the creator; a workspace admin
         assert await open_config(slack, allowed) == {}
         await slack.wait_for(has_modal(slack, allowed), what="the modal")
     rows = await asyncio.to_thread(audit_rows, tmp_path / "bot.db")
-    assert [(r[0], r[1]) for r in rows] == [(slack.ben, "config_refused")]
+    assert [(r[0], r[1]) for r in rows] == [(slack.ben, "config_refused"), (partner, "config_refused")]
     assert claude.requests == []
 
 
