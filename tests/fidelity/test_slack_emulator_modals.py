@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
@@ -269,3 +270,39 @@ async def test_shapes_match_the_recorded_envelope_and_the_documented_view(slack:
     assert frame["accepts_response_payload"] is True  # a view submission's ack may carry response_action
     assert set(frame["payload"]["view"]) >= DOCUMENTED_VIEW_KEYS
     assert set(answers[0]["view"]) >= DOCUMENTED_VIEW_KEYS
+
+
+async def test_a_standalone_emulator_shows_and_submits_modals_over_http(slack: SlackEmulator) -> None:
+    app = bolt_app(slack)
+
+    @app.command("/claude")
+    async def command(ack: Any, command: dict[str, Any], client: Any) -> None:
+        await ack()
+        await client.views_open(trigger_id=command["trigger_id"], view=modal())
+
+    @app.view("settings")
+    async def submitted(ack: Any) -> None:
+        await ack(response_action="errors", errors={"model": "Not that one"})
+
+    @app.view_closed("settings")
+    async def cancelled(ack: Any) -> None:
+        await ack()
+
+    control = f"{slack.base_url}_emulator"
+    async with socket_mode(slack, app), aiohttp.ClientSession() as http:
+        made = await (await http.post(f"{control}/user", json={"name": "wanda", "admin": True})).json()
+        info = await web_client(slack).users_info(user=made["id"])
+        assert info["user"]["is_admin"] is True
+        await http.post(f"{control}/slash", json={"user": "ana", "text": "config"})
+        shown = (await (await http.get(f"{control}/modal", params={"user": "ana"})).json())["modal"]
+        assert shown["title"] == "Channel settings" and shown["errors"] == {}
+        bad = await http.post(f"{control}/modal", json={"user": "ana", "values": {"model": "huge"}})
+        assert bad.status == 400
+        done = await (
+            await http.post(f"{control}/modal", json={"user": "ana", "values": {"model": "large"}})
+        ).json()
+        assert done["ack"]["response_action"] == "errors"
+        shown = (await (await http.get(f"{control}/modal", params={"user": "ana"})).json())["modal"]
+        assert shown["errors"] == {"model": "Not that one"}
+        assert (await http.post(f"{control}/modal/close", json={"user": "ana"})).status == 200
+        assert (await (await http.get(f"{control}/modal", params={"user": "ana"})).json())["modal"] is None
