@@ -54,3 +54,24 @@ def assistant_text(channel_id: str, values: Mapping[str, Any], choices: Choices)
         + ("answered only when they mention me" if mention else "answered without a mention"),
     ]
     return "\n".join(lines)
+
+
+def assistant_summary(values: Mapping[str, Any]) -> str:
+    """One line of what an admin set for a channel (empty when nothing): for the admins' Home tab."""
+    a = ChannelAssistant.of(values)
+    parts: list[str] = []
+    if a.preset is not None:
+        parts.append(preset(a.preset).label)
+    if a.persona:
+        parts.append("own instructions")
+    if a.model is not None:
+        parts.append(f"`{a.model}`")
+    for on, name in ((a.web_search, "web search"), (a.web_fetch, "web fetch")):
+        if on is not None:
+            parts.append(f"{name} {_on(on)}")
+    for chosen, name in ((a.data_sources, "data sources"), (a.skills, "skills")):
+        if chosen is not None:
+            parts.append(f"{name}: {', '.join(chosen) or 'none'}")
+    if a.needs_mention is not None:
+        parts.append("replies need a mention" if a.needs_mention else "replies need no mention")
+    return "; ".join(parts)
