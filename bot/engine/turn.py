@@ -505,7 +505,14 @@ class TurnRunner:
     # --- tools ------------------------------------------------------------------------------------
 
     async def run_tool(
-        self, name: str, tool_input: dict[str, Any], key: ThreadKey, asker: str, reply: ThreadReply
+        self,
+        name: str,
+        tool_input: dict[str, Any],
+        key: ThreadKey,
+        asker: str,
+        reply: ThreadReply,
+        *,
+        data_sources: frozenset[str] | None = None,
     ) -> ToolOutput:
         async def messages(limit: int) -> list[dict[str, Any]]:
             return [m.to_json() for m in await self.slack.thread_messages(key, limit=limit)]
@@ -515,7 +522,7 @@ class TurnRunner:
             user_id=asker,
             thread_messages=messages,
             post_note=reply.note,
-            data_sources=self.options(key).data_sources,
+            data_sources=data_sources,
         )
         return await self.tools.run(name, tool_input, ctx)
 
@@ -638,7 +645,15 @@ class _Hooks:
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput:
         asker = self.start.items[-1].user_id
-        return await self.runner.run_tool(name, tool_input, self.start.thread.key, asker, self.reply)
+        return await self.runner.run_tool(
+            name,
+            tool_input,
+            self.start.thread.key,
+            asker,
+            self.reply,
+            # The turn's own options: what its prompt told Claude is what its tools allow.
+            data_sources=self.options.data_sources,
+        )
 
     async def reattach_blocks(self) -> list[Block]:
         return await self.runner.reattach_blocks(self.start.thread.key)

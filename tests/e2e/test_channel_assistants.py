@@ -11,12 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from emulators.anthropic import AnthropicEmulator, Say
+from bot.connectors.demo import build
+from emulators.anthropic import AnthropicEmulator, Python, Say, StepContext
 from emulators.slack import SlackEmulator, ViewMessage
 from tests.e2e.conftest import StartBot
 from tests.e2e.helpers import sent, wait_finished
 
 DEFAULT_MODEL = "claude-sonnet-5"
+
+
+def printed(ctx: StepContext) -> str:
+    out = ctx.last_output
+    return f"Result: {out.stdout.strip() if out else ''}"
 
 
 def audit_rows(db: Path) -> list[tuple[Any, ...]]:
@@ -168,3 +174,29 @@ async def test_a_change_saved_through_one_replica_applies_on_the_other(
     await slack.wait_for(lambda: len(slack.open_connections) == 1, what="only the other replica connected")
     body = await ask(slack, claude, "general", "how many orders?")
     assert system_text(body).rstrip().endswith("Amounts are in EUR.")
+
+
+async def test_a_channel_without_data_sources_cannot_query_them(
+    slack: SlackEmulator, claude: AnthropicEmulator, start_bot: StartBot, tmp_path: Path
+) -> None:
+    db = build(tmp_path / "demo.db")
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"sources:\n  - name: shop\n    url: sqlite:///{db}\n    description: The demo shop.\n"
+    )
+    query = 'print(await sql_query({"source": "shop", "query": "SELECT count(*) FROM orders"}))'
+    claude.model = lambda request: [Python(query), Say(printed)]
+    sales = slack.add_channel("sales")
+    await start_bot(admins=slack.dev, data_sources_file=str(sources))
+    await open_config(slack, slack.dev)
+    await slack.wait_for(has_modal(slack, slack.dev), what="the modal")
+    assert await slack.submit_modal(slack.dev, {"sources": []}) == {}
+    await slack.wait_for(lambda: told(slack, slack.dev), what="the confirmation")
+
+    root = await slack.post_message("ana", "general", "how many orders?", mention_bot=True)
+    text = await wait_finished(slack, "general", root)
+    assert "Refused: the source 'shop' is not available in this channel (its sources: none)" in text
+    assert "no company data sources" in system_text(sent(claude.requests[-1]))
+    root = await slack.post_message("ana", sales, "how many orders?", mention_bot=True)
+    text = await wait_finished(slack, sales, root)
+    assert "Refused" not in text and '"rows": [[' in text
