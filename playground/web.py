@@ -187,7 +187,8 @@ class PlaygroundWeb:
         slash = slash_command(text)
         if slash is not None and not uploads:
             if thread:
-                raise ValueError(f"{slash.command} is not supported in threads. Sorry!")
+                # Slack's docs: slash commands "cannot … be invoked in message threads" (composer.py).
+                raise ValueError(f"{slash.command} cannot be used in a thread: use it in the channel.")
             if slash.command not in REGISTERED_COMMANDS:
                 raise ValueError(f"{slash.command} is not a valid command.")
             await self.slack.run_slash_command(view.user, view.channel, slash.command, slash.text)

@@ -149,11 +149,12 @@ class Browser:
         return result["result"].get("value")
 
     async def wait_for(self, expression: str, timeout: float = 10.0) -> Any:
-        """The value of `expression` once it is truthy (checked every 50 ms in the page)."""
+        """The value of `expression` once it is truthy (checked every 50 ms in the page); an element
+        found counts as true (elements do not cross the protocol by value)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            value = await self.evaluate(expression)
+            value = await self.evaluate(f"(v => v instanceof Node ? true : v)({expression})")
             if value:
                 return value
             if loop.time() > deadline:

@@ -221,7 +221,7 @@ async def test_slash_commands_are_answered_only_to_their_author(
     assert ben.state["messages"] == []
 
     await ana.send(op="post", text="/claude help", thread="1.000", uploads=[])
-    assert "not supported in threads" in (await ana.note("error"))["message"]
+    assert "cannot be used in a thread" in (await ana.note("error"))["message"]
     await ana.send(op="post", text="/giphy cats", thread=None, uploads=[])
     ana.notes.clear()
     assert "not a valid command" in (await ana.note("error"))["message"]
