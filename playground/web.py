@@ -177,8 +177,6 @@ class PlaygroundWeb:
             await self.slack.press_button(
                 view.user, view.channel, str(command["ts"]), str(command["action_id"]), command.get("value")
             )
-        elif op == "react":
-            await self.slack.add_reaction(view.user, view.channel, str(command["ts"]), str(command["name"]))
 
     async def _post(self, ws: web.WebSocketResponse, view: View, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()
