@@ -20,7 +20,8 @@ from emulators.slack.models import JSON, Channel, FileRecord, Message
 FILES_PATH = "/playground/files"
 # The people the page lets you be (the emulator's seeded workspace also has a fourth, kept for tests).
 PEOPLE = ("U0123ABCD", "U0234BCDE", "U0345CDEF")
-# The bot as manifest.yaml names it (`features.bot_user.display_name`), not the emulator's seed name.
+# The app's bot user as manifest.yaml names it (`features.bot_user.display_name`); the emulator's
+# seeded workspace calls it otherwise, for its tests.
 BOT_DISPLAY_NAME = "claude"
 
 
@@ -70,9 +71,14 @@ def _deep_copy(value: Any) -> Any:
     return value
 
 
+def name_the_app(slack: SlackEmulator) -> None:
+    """Give the bot user its manifest name, so the bot (which learns it from auth.test) and the page
+    call it the same: `@claude`."""
+    bot = slack.core.ws.users[BOT_USER_ID]
+    bot.name = bot.real_name = BOT_DISPLAY_NAME
+
+
 def display_name(slack: SlackEmulator, user_id: str) -> str:
-    if user_id == BOT_USER_ID:
-        return BOT_DISPLAY_NAME
     user = slack.core.ws.users.get(user_id)
     return user.real_name if user is not None else user_id
 

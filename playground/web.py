@@ -26,7 +26,7 @@ from emulators.slack.constants import BOT_USER_ID
 from emulators.slack.person import FileSpec
 
 from .composer import slack_text, slash_command
-from .snapshot import BOT_DISPLAY_NAME, PEOPLE, View, state
+from .snapshot import BOT_DISPLAY_NAME, PEOPLE, View, name_the_app, state
 
 log = logging.getLogger("playground")
 
@@ -62,6 +62,7 @@ class PlaygroundWeb:
         self.backend = backend
         self.bot = bot
         self._uploads: dict[str, Upload] = {}
+        name_the_app(slack)
 
     def mount(self, app: web.Application) -> None:
         app.router.add_get("/", self._page)

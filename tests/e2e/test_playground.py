@@ -126,9 +126,12 @@ async def test_a_person_uses_the_playground_in_a_browser(
         await page.type_text("#main-composer textarea", CHART_QUESTION)
         await page.evaluate(
             """window.sawStreaming = false;
+            window.sawStatus = "";
             new MutationObserver(() => {
               if (document.querySelector('#thread-messages .cursor')) window.sawStreaming = true;
-            }).observe(document.body, {subtree: true, childList: true});"""
+              const status = document.querySelector('#status-line');
+              if (!status.hidden) window.sawStatus = status.textContent;
+            }).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});"""
         )
         await page.press_key("Enter", "Enter", 13)
         # Her question shows with its file, and its thread opens, where the answer streams in.
@@ -145,6 +148,7 @@ async def test_a_person_uses_the_playground_in_a_browser(
         chart = "[...document.querySelectorAll('#thread-messages img.inline-image')].find(i => i.alt === 'growth.png')"
         await page.wait_for(f"{chart}?.complete && {chart}.naturalWidth > 100", 20)
         assert await page.evaluate("window.sawStreaming"), "the answer never showed as streaming"
+        assert "working on it" in await page.evaluate("window.sawStatus")
         # The code run is a step that opens to show its code.
         await page.click("#thread-messages details.task summary")
         await page.wait_for(
@@ -171,12 +175,24 @@ async def test_a_person_uses_the_playground_in_a_browser(
         )
         await page.wait_for("document.querySelector('#person').selectedOptions[0].text === 'Ben Okafor'")
         await page.click("#messages a[data-open-thread]")
+        # He drops a file on the thread's composer.
+        await page.evaluate(
+            """(() => {
+              const data = new DataTransfer();
+              data.items.add(new File(["north,south\\n8,-12\\n"], "regions.csv", {type: "text/csv"}));
+              const composer = document.querySelector('#thread-composer form');
+              composer.dispatchEvent(new DragEvent('dragover', {dataTransfer: data, bubbles: true}));
+              composer.dispatchEvent(new DragEvent('drop', {dataTransfer: data, bubbles: true}));
+            })()"""
+        )
+        await page.wait_for("document.querySelector('#thread-composer .upload:not(.pending)')")
         await page.type_text("#thread-composer textarea", "@claude thanks, from Ben")
         await page.press_key("Escape", "Escape", 27)  # closes the @mention menu, as a person would
         await page.click("#thread-composer .send")
         await page.wait_for(
             "[...document.querySelectorAll('#thread-messages .message')].some(m => "
-            "m.querySelector('.name').textContent === 'Ben Okafor' && m.textContent.includes('thanks, from Ben'))"
+            "m.querySelector('.name').textContent === 'Ben Okafor' && m.textContent.includes('thanks, from Ben')"
+            " && m.textContent.includes('regions.csv'))"
         )
         await page.wait_for(
             "[...document.querySelectorAll('#thread-messages .message')].some(m => "
@@ -184,4 +200,21 @@ async def test_a_person_uses_the_playground_in_a_browser(
             20,
         )
         await page.screenshot(ARTIFACTS / "06-ben-in-the-thread.png")
+
+        # Ben runs /claude from the channel's composer: the answer is only for him.
+        await page.type_text("#main-composer textarea", "/claude help")
+        await page.press_key("Enter", "Enter", 13)
+        await page.wait_for(
+            "[...document.querySelectorAll('#messages .message.ephemeral')].some(m => "
+            "m.textContent.includes('Only visible to you') && m.textContent.includes('/claude'))",
+            15,
+        )
+        await page.screenshot(ARTIFACTS / "07-slash-command.png")
+
+        # The app's Home tab, as the bot publishes it for him.
+        await page.click("#open-home")
+        await page.wait_for(
+            "!document.querySelector('#home').hidden && document.querySelector('#home .block')", 15
+        )
+        await page.screenshot(ARTIFACTS / "08-home-tab.png")
         assert not [line for line in page.console if line.startswith("exception")], page.console
