@@ -1,7 +1,8 @@
 """`python -m playground`: the Slack emulator serving the page, the model, and the real bot.
 
-Started by `python -m bot playground`. Order: the Anthropic emulator (unless ANTHROPIC_API_KEY is
-configured), the Slack emulator with the page mounted on it, then `python -m bot` pointed at them.
+Started by `python -m bot playground`. Order: the Slack emulator with the page mounted on it (first,
+so a busy port is said at once), the Anthropic emulator (unless ANTHROPIC_API_KEY is configured), then
+`python -m bot` pointed at them.
 Ctrl-C stops the bot first (it exits cleanly), then the emulators.
 """
 
@@ -49,14 +50,6 @@ async def run(options: Options) -> int:
     data_dir.mkdir(exist_ok=True)
     backend = launch.backend(environ, dotenv)
 
-    claude: AnthropicEmulator | None = None
-    if backend.emulated:
-        claude = AnthropicEmulator(api_key=EMULATOR_KEY, validate_responses=True)
-        claude.model = dev_model
-        claude.latency = EMULATED_LATENCY
-        await claude.start()
-        await prewarm()
-
     bot: BotProcess | None = None
     with tempfile.TemporaryDirectory(prefix="playground-uploads-") as uploads:
         slack = SlackEmulator(host=options.host, port=options.port, mount=lambda app: page.mount(app))
@@ -74,10 +67,15 @@ async def run(options: Options) -> int:
                 f"Cannot start: port {options.port} is not free ({error.strerror}); try --port.",
                 file=sys.stderr,
             )
-            if claude is not None:
-                await claude.stop()
             return 2
+        claude: AnthropicEmulator | None = None
         try:
+            if backend.emulated:
+                claude = AnthropicEmulator(api_key=EMULATOR_KEY, validate_responses=True)
+                claude.model = dev_model
+                claude.latency = EMULATED_LATENCY
+                await claude.start()
+                await prewarm()
             env = launch.bot_environment(
                 environ,
                 dotenv,
