@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import quote
 
 from emulators.slack import SlackEmulator
-from emulators.slack.constants import BOT_USER_ID
+from emulators.slack.constants import BOT_USER_ID, GENERAL_CHANNEL_ID
 from emulators.slack.images import images, slack_file_record
 from emulators.slack.models import JSON, Channel, FileRecord, Message
 
@@ -30,7 +30,7 @@ class View:
     """Where one page is: who they are, which conversation, which thread, which tab."""
 
     user: str = PEOPLE[0]
-    channel: str = "C0123ABCD"
+    channel: str = GENERAL_CHANNEL_ID
     thread: str | None = None
     tab: str = "messages"  # "messages" | "home"
 
@@ -118,6 +118,13 @@ def message_json(slack: SlackEmulator, message: Message) -> JSON:
     }
 
 
+def can_see(channel: Channel, user: str) -> bool:
+    """A DM is its person's; a private channel its members'; a public one anyone's."""
+    if channel.kind == "im":
+        return channel.im_user == user
+    return channel.kind == "public" or user in channel.members
+
+
 def _channels(slack: SlackEmulator, user: str) -> list[JSON]:
     out: list[JSON] = []
     for channel in slack.core.ws.channels.values():
@@ -154,6 +161,8 @@ def state(slack: SlackEmulator, view: View, admins: set[str], backend: JSON, bot
     """Everything the page of `view.user` shows right now."""
     ws = slack.core.ws
     channel = ws.channels.get(view.channel)
+    if channel is not None and not can_see(channel, view.user):
+        channel = None
     messages: list[Message] = []
     thread: JSON | None = None
     if channel is not None:

@@ -23,10 +23,11 @@ from aiohttp import BodyPartReader, WSMsgType, web
 
 from emulators.slack import SlackEmulator
 from emulators.slack.constants import BOT_USER_ID
+from emulators.slack.constants import GENERAL_CHANNEL_ID as GENERAL
 from emulators.slack.person import FileSpec
 
 from .composer import slack_text, slash_command
-from .snapshot import BOT_DISPLAY_NAME, PEOPLE, View, name_the_app, state
+from .snapshot import BOT_DISPLAY_NAME, PEOPLE, View, can_see, name_the_app, state
 
 log = logging.getLogger("playground")
 
@@ -128,8 +129,11 @@ class PlaygroundWeb:
                 if command.get("op") == "view":
                     self._move(view, command)
                     moved.set()
-                    if view.tab == "home":
+                    # Opening the app's tabs is an event of its own for the app (app_home_opened).
+                    if command.get("tab") == "home":
                         self._run(actions, ws, self.slack.open_home_tab(view.user))
+                    elif command.get("channel") == "dm":
+                        self._run(actions, ws, self.slack.open_messages_tab(view.user))
                 else:
                     self._run(actions, ws, self._act(ws, View(**vars(view)), command))
         finally:
@@ -155,12 +159,17 @@ class PlaygroundWeb:
     def _move(self, view: View, command: dict[str, Any]) -> None:
         ws = self.slack.core.ws
         user = command.get("user")
-        if user in PEOPLE:
+        if user in PEOPLE and user != view.user:
             view.user = user
+            current = ws.channels.get(view.channel)
+            if current is not None and not can_see(current, user):
+                # Someone else's DM with the app: the new person goes to their own.
+                view.channel = self.slack.dm_channel(user) if current.kind == "im" else GENERAL
+                view.thread = None
         channel = command.get("channel")
         if channel == "dm":
             channel = self.slack.dm_channel(view.user)
-        if isinstance(channel, str) and channel in ws.channels:
+        if isinstance(channel, str) and channel in ws.channels and can_see(ws.channels[channel], view.user):
             if channel != view.channel:
                 view.thread = None
             view.channel = channel

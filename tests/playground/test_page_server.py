@@ -246,3 +246,24 @@ async def test_a_dm_with_the_app(served: tuple[SlackEmulator, aiohttp.ClientSess
     state = await page.until(lambda s: s["view"]["channel"].startswith("D"))
     assert state["view"]["channel"] == slack.dm_channel("ana")
     assert any(c["kind"] == "im" for c in state["channels"])
+    opened = await slack.wait_for(lambda: slack.events("app_home_opened"))
+    assert opened[0].payload["event"]["tab"] == "messages"
+
+
+async def test_nobody_reads_someone_elses_dm(served: tuple[SlackEmulator, aiohttp.ClientSession]) -> None:
+    slack, http = served
+    page = await open_page(http)
+    await page.until(lambda s: True)
+    await page.send(op="view", channel="dm")
+    await page.until(lambda s: s["view"]["channel"] == slack.dm_channel("ana"))
+    await page.send(op="post", text="just for the app", thread=None, uploads=[])
+    await page.until(lambda s: s["messages"])
+    await page.send(op="view", user=BEN)
+    state = await page.until(lambda s: s["me"] == BEN)
+    assert state["view"]["channel"] == slack.dm_channel("ben") and state["messages"] == []
+    # Asking for Ana's DM by its id changes nothing: Ben's next message goes to his own.
+    await page.send(op="view", channel=slack.dm_channel("ana"))
+    await page.send(op="post", text="from Ben", thread=None, uploads=[])
+    state = await page.until(lambda s: s["messages"])
+    assert state["view"]["channel"] == slack.dm_channel("ben")
+    assert [m.text for m in slack.channel_view(slack.dm_channel("ana"))] == ["just for the app"]
