@@ -220,7 +220,8 @@ function messageHtml(m, state, inChannel) {
 function taskHtml(ts, task, names) {
   const key = `${ts}/${task.id}`;
   const details = task.details ? `<div class="task-details">${M.markdown(task.details, names)}</div>` : "";
-  const output = task.output ? `<pre>${M.escape(task.output)}</pre>` : "";
+  // The bot writes a step's output as markdown (its head in a code block), like its details.
+  const output = task.output ? `<div class="task-details">${M.markdown(task.output, names)}</div>` : "";
   return `<details class="task" data-status="${M.escape(task.status)}" data-key="${M.escape(key)}"${openTasks.has(key) ? " open" : ""}>
     <summary>${TASK_ICON[task.status] || "•"} ${M.inline(task.title, names)}</summary>${details}${output}</details>`;
 }

@@ -151,9 +151,9 @@ async def test_a_person_uses_the_playground_in_a_browser(
         assert "working on it" in await page.evaluate("window.sawStatus")
         # The code run is a step that opens to show its code.
         await page.click("#thread-messages details.task summary")
-        await page.wait_for(
-            "document.querySelector('#thread-messages details.task[open] .task-details, #thread-messages details.task[open] pre')"
-        )
+        step = "document.querySelector('#thread-messages details.task[open]')"
+        await page.wait_for(f"{step}?.textContent.includes('growth.plot(kind=')")
+        assert "fastest: apples" in await page.evaluate(f"{step}.textContent")
         await page.screenshot(ARTIFACTS / "03-answer-and-chart.png")
 
         # A long run in the thread: its Stop button stops it.

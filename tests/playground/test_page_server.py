@@ -160,7 +160,7 @@ def slack_bot_id() -> str:
     return SlackEmulator.bot_user_id
 
 
-async def test_a_message_with_a_file_a_streamed_thread_and_a_button(
+async def test_a_message_with_a_file_a_reply_and_a_button(
     served: tuple[SlackEmulator, aiohttp.ClientSession],
 ) -> None:
     slack, http = served
