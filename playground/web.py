@@ -213,10 +213,10 @@ class PlaygroundWeb:
         finally:
             for upload in uploads:
                 await asyncio.to_thread(upload.path.unlink, missing_ok=True)
-        # The page opens the thread of a question it asked, where the answer will be.
-        await ws.send_json(
-            {"type": "posted", "ts": ts, "thread": thread_ts, "mentions_bot": f"<@{BOT_USER_ID}>" in text}
-        )
+        # The page opens the thread of a question it asked (a mention, or anything in the DM with
+        # the app), where the answer will be.
+        asked = f"<@{BOT_USER_ID}>" in text or self.slack.core.ws.channels[view.channel].kind == "im"
+        await ws.send_json({"type": "posted", "ts": ts, "thread": thread_ts, "asks_app": asked})
 
     def _handles(self) -> dict[str, str]:
         handles = {BOT_DISPLAY_NAME: BOT_USER_ID}

@@ -51,9 +51,9 @@ function toast(text) {
   setTimeout(() => el.remove(), 6000);
 }
 
-// A top-level message of mine that mentions the bot: open its thread, where the answer comes.
+// A top-level question of mine to the app: open its thread, where the answer comes.
 function onPosted(data) {
-  if (!data.thread && data.mentions_bot) move({ thread: data.ts });
+  if (!data.thread && data.asks_app) move({ thread: data.ts });
 }
 
 // ------------------------------------------------------------------ render

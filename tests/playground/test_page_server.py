@@ -174,7 +174,7 @@ async def test_a_message_with_a_file_a_reply_and_a_button(
     await page.until(lambda s: True)
     await page.send(op="post", text="@claude look at this", thread=None, uploads=[upload["id"]])
     posted = await page.note("posted")
-    assert posted["mentions_bot"] is True
+    assert posted["asks_app"] is True
 
     # Slack's events: the mention, with the file as Slack hosts it.
     mention = await slack.wait_for(lambda: slack.events("app_mention"))
@@ -257,6 +257,7 @@ async def test_nobody_reads_someone_elses_dm(served: tuple[SlackEmulator, aiohtt
     await page.send(op="view", channel="dm")
     await page.until(lambda s: s["view"]["channel"] == slack.dm_channel("ana"))
     await page.send(op="post", text="just for the app", thread=None, uploads=[])
+    assert (await page.note("posted"))["asks_app"] is True
     await page.until(lambda s: s["messages"])
     await page.send(op="view", user=BEN)
     state = await page.until(lambda s: s["me"] == BEN)
