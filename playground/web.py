@@ -63,6 +63,8 @@ class PlaygroundWeb:
         self.backend = backend
         self.bot = bot
         self._uploads: dict[str, Upload] = {}
+        # Actions under way: they finish even if their page goes away (a reload right after Send).
+        self._actions: set[asyncio.Task[None]] = set()
         name_the_app(slack)
 
     def mount(self, app: web.Application) -> None:
@@ -115,7 +117,6 @@ class PlaygroundWeb:
         view = View()
         moved = asyncio.Event()
         pusher = asyncio.create_task(self._push(ws, view, moved))
-        actions: set[asyncio.Task[None]] = set()
         try:
             async for frame in ws:
                 if frame.type != WSMsgType.TEXT:
@@ -131,30 +132,29 @@ class PlaygroundWeb:
                     moved.set()
                     # Opening the app's tabs is an event of its own for the app (app_home_opened).
                     if command.get("tab") == "home":
-                        self._run(actions, ws, self.slack.open_home_tab(view.user))
+                        self._run(ws, self.slack.open_home_tab(view.user))
                     elif command.get("channel") == "dm":
-                        self._run(actions, ws, self.slack.open_messages_tab(view.user))
+                        self._run(ws, self.slack.open_messages_tab(view.user))
                 else:
-                    self._run(actions, ws, self._act(ws, View(**vars(view)), command))
+                    self._run(ws, self._act(ws, View(**vars(view)), command))
         finally:
             pusher.cancel()
-            for task in actions:
-                task.cancel()
         return ws
 
-    def _run(self, actions: set[asyncio.Task[None]], ws: web.WebSocketResponse, action: Any) -> None:
+    def _run(self, ws: web.WebSocketResponse, action: Any) -> None:
         """Actions wait on the bot (a slash command waits for its ack): never hold up the socket."""
 
         async def guarded() -> None:
             try:
                 await action
             except (LookupError, PermissionError, ValueError, TimeoutError) as error:
+                # LookupError includes a command without its fields (KeyError): the page shows it.
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.send_json({"type": "error", "message": str(error)})
 
         task = asyncio.create_task(guarded())
-        actions.add(task)
-        task.add_done_callback(actions.discard)
+        self._actions.add(task)
+        task.add_done_callback(self._actions.discard)
 
     def _move(self, view: View, command: dict[str, Any]) -> None:
         ws = self.slack.core.ws
@@ -241,7 +241,7 @@ class PlaygroundWeb:
                     return
                 last = text
             if notifier.version == version and not moved.is_set():
-                # The bot's own state (starting, ready, exited) changes outside the emulator: 1 s.
+                # Every change notifies (the bot process's too, app.py); the second is a safety net.
                 changed = asyncio.ensure_future(notifier.wait(1.0))
                 jumped = asyncio.ensure_future(moved.wait())
                 await asyncio.wait({changed, jumped}, return_when=asyncio.FIRST_COMPLETED)
