@@ -195,7 +195,9 @@ def state(slack: SlackEmulator, view: View, admins: set[str], backend: JSON, bot
             if uid in ws.users
         ],
         "bot_user_id": BOT_USER_ID,
-        "names": {uid: display_name(slack, uid) for uid in ws.users},
+        # How `<@U…>` and `<#C…>` read on the page.
+        "names": {uid: display_name(slack, uid) for uid in ws.users}
+        | {c.id: c.name for c in ws.channels.values() if c.kind != "im"},
         "channels": _channels(slack, view.user),
         "messages": [
             message_json(slack, m) for m in sorted(messages, key=lambda m: m.ts) if _visible(m, view.user)

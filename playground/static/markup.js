@@ -41,7 +41,7 @@ const Markup = (() => {
       if (m[1] !== undefined) out += `<code>${escape(m[1])}</code>`;
       else if (m[2] !== undefined) out += `<span class="mention">@${escape((names && names[m[2]]) || m[2])}</span>`;
       else if (m[3] !== undefined) out += `<span class="mention">@${m[3]}</span>`;
-      else if (m[4] !== undefined) out += `<span class="mention">#${escape(m[5] || m[4])}</span>`;
+      else if (m[4] !== undefined) out += `<span class="mention">#${escape(m[5] || (names && names[m[4]]) || m[4])}</span>`;
       else if (m[6] !== undefined) out += `<a href="${escape(safeUrl(m[6]))}" target="_blank" rel="noopener">${escape(m[7] || m[6])}</a>`;
       else out += `<a href="${escape(safeUrl(m[9]))}" target="_blank" rel="noopener">${escape(m[8])}</a>`;
       last = m.index + m[0].length;

@@ -14,7 +14,7 @@ import pytest_asyncio
 from tests.browser import Browser, chromium_path
 
 MARKUP = Path(__file__).resolve().parents[2] / "playground" / "static" / "markup.js"
-NAMES = {"U0BOT1234": "claude", "U0123ABCD": "Ana Lima"}
+NAMES = {"U0BOT1234": "claude", "U0123ABCD": "Ana Lima", "C0123ABCD": "general"}
 # One browser for the whole table.
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -41,6 +41,10 @@ async def markdown(page: Browser, text: str) -> str:
         ("**bold** and *bold* and _it_", "<b>bold</b> and <b>bold</b> and <i>it</i>"),
         ("<@U0123ABCD> hi", '<span class="mention">@Ana Lima</span> hi'),
         ("`a < b`", "<code>a &lt; b</code>"),
+        (
+            "in <#C0123ABCD> and <#C0999|other>",
+            'in <span class="mention">#general</span> and <span class="mention">#other</span>',
+        ),
         (
             "<https://example.com|site>",
             '<a href="https://example.com" target="_blank" rel="noopener">site</a>',
