@@ -71,15 +71,17 @@ function render(state) {
   $("#main-composer").hidden = home;
   if (home) {
     $("#channel-header").innerHTML = `<span>🏠 claude · Home</span>`;
-    $("#home").innerHTML = state.home
-      ? M.blocks(state.home.blocks, { names: state.names, ts: "" })
-      : `<p class="welcome">The app has not published a Home tab for you (yet): it does when you open it.</p>`;
+    setHtml(
+      $("#home"),
+      state.home
+        ? M.blocks(state.home.blocks, { names: state.names, ts: "" })
+        : `<p class="welcome">The app has not published a Home tab for you (yet): it does when you open it.</p>`,
+    );
   } else {
     const title = !channel ? "" : channel.kind === "im" ? "💬 claude" : `# ${M.escape(channel.name)}`;
     const note = channel && channel.kind !== "im" && !channel.bot_member ? " <small>(claude is not in this channel)</small>" : "";
     $("#channel-header").innerHTML = `<span>${title}${note}</span>`;
-    const list = state.messages.length ? state.messages : [];
-    patch($("#messages"), list, (m) => messageHtml(m, state, true), welcome(state));
+    patch($("#messages"), state.messages, (m) => messageHtml(m, state, true), welcome(state));
   }
   const thread = state.thread;
   $("#thread-pane").hidden = !thread || home;
@@ -95,24 +97,28 @@ function render(state) {
   composers.forEach((c) => c.refresh());
 }
 
+// Only what changed is replaced: images do not reload, a select keeps its choice.
+function setHtml(el, html) {
+  if (el.dataset.html !== html) {
+    el.innerHTML = html;
+    el.dataset.html = html;
+  }
+}
+
 function renderSidebar(state) {
   const people = $("#person");
-  const options = state.people.map((p) => `<option value="${p.id}">${M.escape(p.real_name)}${p.admin ? " (admin)" : ""}</option>`).join("");
-  if (people.dataset.options !== options) {
-    people.innerHTML = options;
-    people.dataset.options = options;
-  }
+  setHtml(people, state.people.map((p) => `<option value="${p.id}">${M.escape(p.real_name)}${p.admin ? " (admin)" : ""}</option>`).join(""));
   people.value = state.me;
-  $("#backend").innerHTML = `<b>Model: ${M.escape(state.backend.name)}</b><br>${M.escape(state.backend.detail)}`;
+  setHtml($("#backend"), `<b>Model: ${M.escape(state.backend.name)}</b><br>${M.escape(state.backend.detail)}`);
   const bot = $("#bot-state");
   bot.dataset.state = state.bot.state;
   const label = { starting: "bot starting…", ready: "bot ready", exited: `bot stopped (exit ${state.bot.exit_code})` }[state.bot.state];
-  bot.innerHTML = M.escape(label) + (state.bot.log.length ? `<pre>${M.escape(state.bot.log.join("\n"))}</pre>` : "");
+  setHtml(bot, M.escape(label) + (state.bot.log.length ? `<pre>${M.escape(state.bot.log.join("\n"))}</pre>` : ""));
   const channels = state.channels.filter((c) => c.kind !== "im");
   const html = channels
     .map((c) => `<li><a href="#" class="nav${c.id === state.view.channel && state.view.tab !== "home" ? " active" : ""}" data-channel="${c.id}">${c.kind === "private" ? "🔒" : "#"} ${M.escape(c.name)}</a></li>`)
     .join("");
-  if ($("#channels").innerHTML !== html) $("#channels").innerHTML = html;
+  setHtml($("#channels"), html);
   const dm = state.channels.find((c) => c.kind === "im");
   $("#open-dm").classList.toggle("active", !!dm && dm.id === state.view.channel && state.view.tab !== "home");
   $("#open-home").classList.toggle("active", state.view.tab === "home");
