@@ -187,6 +187,12 @@ class PlaygroundWeb:
             await self.slack.press_button(
                 view.user, view.channel, str(command["ts"]), str(command["action_id"]), command.get("value")
             )
+        elif op == "edit":
+            text = slack_text(str(command["text"]).strip(), self._handles())
+            if text:
+                await self.slack.edit_message(view.user, view.channel, str(command["ts"]), text)
+        elif op == "delete":
+            await self.slack.delete_message(view.user, view.channel, str(command["ts"]))
 
     async def _post(self, ws: web.WebSocketResponse, view: View, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()

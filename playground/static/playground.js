@@ -155,7 +155,7 @@ function patch(container, messages, html, empty) {
     const markup = html(m);
     let el = existing.get(m.ts);
     existing.delete(m.ts);
-    if (!el || el.dataset.html !== markup) {
+    if (!el || (el.dataset.html !== markup && !el.dataset.editing)) {
       const fresh = document.createElement("div");
       fresh.innerHTML = markup;
       const node = fresh.firstElementChild;
@@ -211,12 +211,16 @@ function messageHtml(m, state, inChannel) {
     : inChannel && !m.ephemeral && !m.deleted
       ? `<div class="replies"><a data-open-thread="${m.ts}" class="reply-link">Reply in thread</a></div>`
       : "";
+  const own = m.user === state.me && !m.is_bot && !m.ephemeral && !m.deleted;
+  const tools = own
+    ? `<span class="message-tools"><a data-edit="${m.ts}">Edit</a> · <a data-delete="${m.ts}">Delete</a></span>`
+    : "";
   return `<div class="message${m.ephemeral ? " ephemeral" : ""}${m.deleted ? " deleted" : ""}" data-ts="${m.ts}">
     <div class="avatar" style="background:${color}">${M.escape(name[0].toUpperCase())}</div>
     <div class="body">
       <div class="meta"><span class="name">${M.escape(name)}</span>${m.is_bot ? '<span class="tag">APP</span>' : ""}
         <span class="time">${time}</span>${m.edited ? '<span class="edited">(edited)</span>' : ""}
-        ${m.ephemeral ? '<span class="only-you">Only visible to you</span>' : ""}</div>
+        ${m.ephemeral ? '<span class="only-you">Only visible to you</span>' : ""}${tools}</div>
       ${body}
       ${reactions ? `<div class="reactions">${reactions}</div>` : ""}
       ${replies}
@@ -421,15 +425,52 @@ function confirmDialog(confirm) {
 }
 
 document.addEventListener("click", async (e) => {
-  const target = e.target.closest("button[data-action-id], a[data-open-thread], a[data-channel], #example");
+  const target = e.target.closest("button[data-action-id], a[data-open-thread], a[data-channel], a[data-edit], a[data-delete], #example");
   if (!target) return;
   e.preventDefault();
   if (target.id === "example") return fillExample();
+  if (target.dataset.edit) return startEditing(target.closest(".message"), target.dataset.edit);
+  if (target.dataset.delete) {
+    const sure = { title: { text: "Delete message" }, text: { text: "Are you sure you want to delete this message?" }, confirm: { text: "Delete" } };
+    if (await confirmDialog(sure)) send({ op: "delete", ts: target.dataset.delete });
+    return;
+  }
   if (target.dataset.openThread) return move({ thread: target.dataset.openThread, tab: "messages" });
   if (target.dataset.channel) return move({ channel: target.dataset.channel, thread: null, tab: "messages" });
   if (target.dataset.confirm && !(await confirmDialog(JSON.parse(target.dataset.confirm)))) return;
   send({ op: "press", ts: target.dataset.ts, action_id: target.dataset.actionId, value: target.dataset.value });
 });
+
+// Editing one's own message: the text becomes a box until Save (or Escape); the message keeps its
+// place while the updates around it go on.
+function startEditing(message, ts) {
+  const all = [...(current.messages || []), ...((current.thread && current.thread.messages) || [])];
+  const original = all.find((m) => m.ts === ts);
+  const text = message && $(".text", message);
+  if (!text || !original || message.dataset.editing) return;
+  message.dataset.editing = "1";
+  const box = document.createElement("div");
+  box.className = "editing";
+  box.innerHTML = `<textarea rows="3"></textarea><div><button class="btn save">Save</button> <button class="btn cancel">Cancel</button></div>`;
+  const input = $("textarea", box);
+  input.value = original.text.replace(/<@([UW][A-Z0-9]+)>/g, (_, id) => `@${(current.names[id] || id).split(" ")[0].toLowerCase()}`);
+  text.replaceWith(box);
+  const done = (save) => {
+    if (save) send({ op: "edit", ts, text: input.value });
+    delete message.dataset.editing;
+    message.dataset.html = ""; // the next update draws it afresh
+    box.replaceWith(text);
+  };
+  $(".save", box).onclick = () => done(true);
+  $(".cancel", box).onclick = () => done(false);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) {
+      e.preventDefault();
+      done(true);
+    } else if (e.key === "Escape") done(false);
+  });
+  input.focus();
+}
 
 document.addEventListener("toggle", (e) => {
   if (e.target.matches && e.target.matches("details.task")) {

@@ -199,6 +199,18 @@ async def test_a_person_uses_the_playground_in_a_browser(
             "m.textContent.includes('You said:') && m.textContent.includes('thanks, from Ben'))",
             20,
         )
+        # He corrects his message: it says so.
+        ben = "[...document.querySelectorAll('#thread-messages .message')].find(m => m.textContent.includes('thanks, from Ben'))"
+        await page.evaluate(f"{ben}.querySelector('[data-edit]').click()")
+        await page.wait_for("document.querySelector('#thread-messages .editing textarea')")
+        await page.evaluate(
+            "document.querySelector('#thread-messages .editing textarea').value = 'thanks a lot, from Ben'"
+        )
+        await page.click("#thread-messages .editing .save")
+        await page.wait_for(
+            "[...document.querySelectorAll('#thread-messages .message')].some(m => "
+            "m.textContent.includes('thanks a lot, from Ben') && m.querySelector('.edited'))"
+        )
         await page.screenshot(ARTIFACTS / "06-ben-in-the-thread.png")
 
         # Ben runs /claude from the channel's composer: the answer is only for him.

@@ -268,3 +268,26 @@ async def test_nobody_reads_someone_elses_dm(served: tuple[SlackEmulator, aiohtt
     state = await page.until(lambda s: s["messages"])
     assert state["view"]["channel"] == slack.dm_channel("ben")
     assert [m.text for m in slack.channel_view(slack.dm_channel("ana"))] == ["just for the app"]
+
+
+async def test_editing_and_deleting_ones_own_message(
+    served: tuple[SlackEmulator, aiohttp.ClientSession],
+) -> None:
+    slack, http = served
+    page = await open_page(http)
+    await page.until(lambda s: True)
+    await page.send(op="post", text="first words", thread=None, uploads=[])
+    ts = (await page.note("posted"))["ts"]
+    await page.send(op="edit", ts=ts, text="better words for @claude")
+    state = await page.until(lambda s: s["messages"] and s["messages"][0]["edited"])
+    assert state["messages"][0]["text"] == f"better words for <@{slack.bot_user_id}>"
+    changed = await slack.wait_for(lambda: slack.events("message"))
+    assert any(e.payload["event"].get("subtype") == "message_changed" for e in changed)
+
+    # Only one's own: Ben can neither edit nor delete it.
+    await page.send(op="view", user=BEN)
+    await page.send(op="delete", ts=ts)
+    assert "cannot edit or delete" in (await page.note("error"))["message"]
+    await page.send(op="view", user=ANA)
+    await page.send(op="delete", ts=ts)
+    await page.until(lambda s: s["me"] == ANA and s["messages"] == [])
