@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -72,8 +74,6 @@ def _playground_argv(args: argparse.Namespace) -> list[str] | None:
     """The command that runs the playground (`python -m playground`), or None if it is not installed.
     It is a package of its own, with the emulators, which the bot never imports: the bot runs the
     same whether they are installed or not."""
-    import importlib.util
-
     # The packages ship with the bot; the extra brings what the emulators' sandbox runs.
     needed = ("playground", "emulators", "pandas", "matplotlib", "PIL", "pypdf")
     if any(importlib.util.find_spec(name) is None for name in needed):
@@ -231,8 +231,6 @@ def main(argv: list[str] | None = None) -> int:
             argv = _playground_argv(args)
             if argv is None:
                 return 2
-            import os
-
             os.execv(sys.executable, argv)
         if command == "check":
             from bot.doctor import doctor
