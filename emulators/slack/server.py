@@ -77,10 +77,10 @@ class SlackEmulator(Directory):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        mount: Callable[[web.Application], None] | None = None,
         bot_token: str | None = None,
         app_token: str | None = None,
         signing_secret: str | None = None,
-        mount: Callable[[web.Application], None] | None = None,
     ) -> None:
         """`mount` adds routes of its own to the main app before it serves (the playground's page)."""
         self._mount = mount
