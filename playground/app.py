@@ -88,7 +88,10 @@ async def run(options: Options) -> int:
             bot = BotProcess(env, cwd, slack.core.notify)
             await bot.start()
             url = slack.base_url.rstrip("/")
-            print(f"Playground: {url}  (model: {backend.name}; state in {data_dir})", flush=True)
+            print(
+                f"Playground: {url}  (model: {backend.name}; state in {data_dir}; Ctrl-C stops it)",
+                flush=True,
+            )
             if options.open_browser:
                 await asyncio.to_thread(webbrowser.open, url)
             await _until_stopped()
