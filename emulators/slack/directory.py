@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from .core import Core
 from .home import HomeTab, home_tab
 from .modals import Modal, SubmittedValue
+from .models import JSON
 from .person import People
 
 
@@ -64,7 +65,7 @@ class Directory:
         await self._core.modals.close(user)
 
     @property
-    def view_submissions(self) -> list[dict[str, object]]:
+    def view_submissions(self) -> list[JSON]:
         return list(self._core.modals.submissions)
 
     async def open_home_tab(self, user: str) -> None:

@@ -1,5 +1,5 @@
 // The page: renders the state the server pushes over /playground/ws, and sends what the person does
-// (post, attach, press a button, run /claude, switch person, open a thread or the Home tab).
+// (post, attach, press a button, run /claude, fill in a modal, switch person, open a thread or the Home tab).
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -95,6 +95,26 @@ function render(state) {
     }
   }
   composers.forEach((c) => c.refresh());
+  renderModal(state);
+}
+
+// A modal the app opened for me (`/claude config`): drawn again only when the app changed it (its
+// view or the errors it shows), so what I am typing stays.
+let shownModal = "";
+function renderModal(state) {
+  const box = $("#modal");
+  const key = state.modal ? JSON.stringify(state.modal) : "";
+  if (key === shownModal) return;
+  shownModal = key;
+  box.hidden = !state.modal;
+  if (!state.modal) return (box.innerHTML = "");
+  box.innerHTML = Modal.html(state.modal, state.names);
+  const form = $("form", box);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    send({ op: "modal_submit", values: Modal.values(form) });
+  });
+  $(".modal-cancel", form).addEventListener("click", () => send({ op: "modal_close" }));
 }
 
 // Only what changed is replaced: images do not reload, a select keeps its choice.
