@@ -103,5 +103,19 @@ const Modal = (() => {
     return out;
   }
 
-  return { html, values };
+  // The errors the app answered with, under their inputs, leaving what the person entered as it is
+  // (Slack's client keeps the form when a submission comes back with errors).
+  function showErrors(form, errors) {
+    form.querySelectorAll(".modal-error").forEach((e) => e.remove());
+    form.querySelectorAll(".modal-input").forEach((field) => {
+      const message = (errors || {})[field.dataset.blockId];
+      if (!message) return;
+      const el = document.createElement("div");
+      el.className = "modal-error";
+      el.textContent = message;
+      field.append(el);
+    });
+  }
+
+  return { html, values, showErrors };
 })();

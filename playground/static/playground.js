@@ -98,17 +98,21 @@ function render(state) {
   renderModal(state);
 }
 
-// A modal the app opened for me (`/claude config`): drawn again only when the app changed it (its
-// view or the errors it shows), so what I am typing stays.
+// A modal the app opened for me (`/claude config`): drawn again only when the app changed its view;
+// errors it answered with are shown under their inputs, and what I entered stays.
 let shownModal = "";
 function renderModal(state) {
   const box = $("#modal");
-  const key = state.modal ? JSON.stringify(state.modal) : "";
-  if (key === shownModal) return;
+  const modal = state.modal;
+  const key = modal ? JSON.stringify([modal.id, modal.title, modal.blocks]) : "";
+  if (key === shownModal) {
+    if (modal) Modal.showErrors($("form", box), modal.errors);
+    return;
+  }
   shownModal = key;
-  box.hidden = !state.modal;
-  if (!state.modal) return (box.innerHTML = "");
-  box.innerHTML = Modal.html(state.modal, state.names);
+  box.hidden = !modal;
+  if (!modal) return (box.innerHTML = "");
+  box.innerHTML = Modal.html(modal, state.names);
   const form = $("form", box);
   form.addEventListener("submit", (e) => {
     e.preventDefault();

@@ -86,3 +86,17 @@ async def test_nothing_in_a_modal_becomes_markup(page: Browser) -> None:
     assert await page.evaluate("document.querySelectorAll('img').length") == 0
     assert await page.evaluate("window.owned === undefined")
     assert await page.evaluate("document.querySelector('[data-block-id=persona] textarea').value") == evil
+
+
+async def test_errors_show_under_their_inputs_and_keep_what_was_entered(page: Browser) -> None:
+    await draw(page, as_shown(build_modal("C1", {}, CHOICES)))
+    await page.evaluate("document.querySelector('[data-block-id=persona] textarea').value = 'typed'; true")
+    errors = {"budget_daily": "Give an amount in dollars", "persona": "<b>too long</b>"}
+    await page.evaluate(f"Modal.showErrors(document.querySelector('form'), {json.dumps(errors)}); true")
+    shown = await page.evaluate(
+        "[...document.querySelectorAll('.modal-error')].map(e => [e.parentElement.dataset.blockId, e.textContent])"
+    )
+    assert sorted(shown) == sorted([list(i) for i in errors.items()])
+    assert await page.evaluate("document.querySelector('[data-block-id=persona] textarea').value") == "typed"
+    await page.evaluate("Modal.showErrors(document.querySelector('form'), {}); true")
+    assert await page.evaluate("document.querySelectorAll('.modal-error').length") == 0
