@@ -8,7 +8,9 @@ needs a plain_text `label` (at most 2000 characters) and an `element`; `hint` pl
 2000); `block_id` at most 255 and unique in the view. Elements of input blocks need an `action_id`
 (at most 255; the block's element docs: "should be unique among all other action_ids in the
 containing block"). Select menus offer at most 100 options, checkboxes and radio buttons at most 10
-(their element pages); a plain_text_input's `max_length` is at most 3000. The messages imitate the
+(their element pages), each option a `text` and a `description` of at most 75 characters and a
+`value` of at most 150 (docs.slack.dev/reference/block-kit/composition-objects/option-object); a
+plain_text_input's `max_length` is at most 3000. The messages imitate the
 JSON-pointer wording Slack returns for views (the `response_metadata.messages` of views.publish,
 api_views.py); where the docs do not say which check comes first, the first problem found is named.
 """
@@ -25,6 +27,8 @@ MAX_LABEL = 2000
 MAX_SELECT_OPTIONS = 100
 MAX_CHOICE_OPTIONS = 10  # checkboxes, radio_buttons
 MAX_TEXT_INPUT = 3000
+MAX_OPTION_TEXT = 75  # an option's text and description
+MAX_OPTION_VALUE = 150
 INPUT_ELEMENTS = {
     "plain_text_input",
     "number_input",
@@ -130,6 +134,18 @@ def _input_error(block: dict[str, Any], pointer: str) -> str | None:
         values = [o.get("value") for o in options if isinstance(o, dict)]
         if len(values) != len(options) or not all(isinstance(v, str) and v for v in values):
             return f"missing required field: value [json-pointer:{pointer}/element/options]"
+        for j, option in enumerate(options):
+            where = f"{pointer}/element/options/{j}"
+            if len(str(option["value"])) > MAX_OPTION_VALUE:
+                return f"must be less than {MAX_OPTION_VALUE + 1} characters [json-pointer:{where}/value]"
+            for name in ("text", "description"):
+                text = option.get(name)
+                if text is None and name == "description":
+                    continue
+                if not isinstance(text, dict) or not isinstance(text.get("text"), str) or not text["text"]:
+                    return f"missing required field: text [json-pointer:{where}/{name}]"
+                if len(text["text"]) > MAX_OPTION_TEXT:
+                    return f"must be less than {MAX_OPTION_TEXT + 1} characters [json-pointer:{where}/{name}/text]"
         initial = (
             [element["initial_option"]] if "initial_option" in element else element.get("initial_options", [])
         )

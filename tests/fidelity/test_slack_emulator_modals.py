@@ -100,6 +100,26 @@ def test_modal_checks(change: dict[str, Any], problem: str | None) -> None:
         ({"element": {"type": "plain_text_input"}}, "action_id"),
         ({"element": {"type": "static_select", "action_id": "a", "options": []}}, "options"),
         ({"label": {"type": "plain_text", "text": "l" * 2001}}, "/label/text"),
+        (
+            {
+                "element": {
+                    "type": "static_select",
+                    "action_id": "a",
+                    "options": [{"text": {"type": "plain_text", "text": "o" * 76}, "value": "v"}],
+                }
+            },
+            "/options/0/text/text",
+        ),
+        (
+            {
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "a",
+                    "options": [{"text": {"type": "plain_text", "text": "o"}, "value": "v" * 151}],
+                }
+            },
+            "/options/0/value",
+        ),
     ],
 )
 def test_input_block_checks(block: dict[str, Any], problem: str) -> None:
