@@ -180,6 +180,7 @@ def state(slack: SlackEmulator, view: View, admins: set[str], backend: JSON, bot
                 "status": _status(slack, channel, view.thread),
             }
     home = ws.home_views.get(view.user)
+    modal = slack.modal(view.user)
     return {
         "type": "state",
         "me": view.user,
@@ -204,6 +205,17 @@ def state(slack: SlackEmulator, view: View, admins: set[str], backend: JSON, bot
         ],
         "thread": thread,
         "home": {"blocks": with_image_sources(slack, home.blocks)} if home is not None else None,
+        # The modal the app opened for this person (views.open), with the errors it shows under inputs.
+        "modal": {
+            "id": modal.id,
+            "title": modal.view.get("title"),
+            "submit": modal.view.get("submit"),
+            "close": modal.view.get("close"),
+            "blocks": modal.blocks,
+            "errors": modal.errors,
+        }
+        if modal is not None
+        else None,
         "backend": backend,
         "bot": bot,
     }

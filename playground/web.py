@@ -193,6 +193,11 @@ class PlaygroundWeb:
                 await self.slack.edit_message(view.user, view.channel, str(command["ts"]), text)
         elif op == "delete":
             await self.slack.delete_message(view.user, view.channel, str(command["ts"]))
+        elif op == "modal_submit":
+            values = command.get("values")
+            await self.slack.submit_modal(view.user, values if isinstance(values, dict) else {})
+        elif op == "modal_close":
+            await self.slack.close_modal(view.user)
 
     async def _post(self, ws: web.WebSocketResponse, view: View, command: dict[str, Any]) -> None:
         text = str(command.get("text") or "").strip()

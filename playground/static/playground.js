@@ -1,5 +1,5 @@
 // The page: renders the state the server pushes over /playground/ws, and sends what the person does
-// (post, attach, press a button, run /claude, switch person, open a thread or the Home tab).
+// (post, attach, press a button, run /claude, fill in a modal, switch person, open a thread or the Home tab).
 "use strict";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -95,6 +95,30 @@ function render(state) {
     }
   }
   composers.forEach((c) => c.refresh());
+  renderModal(state);
+}
+
+// A modal the app opened for me (`/claude config`): drawn again only when the app changed its view;
+// errors it answered with are shown under their inputs, and what I entered stays.
+let shownModal = "";
+function renderModal(state) {
+  const box = $("#modal");
+  const modal = state.modal;
+  const key = modal ? JSON.stringify([modal.id, modal.title, modal.blocks]) : "";
+  if (key === shownModal) {
+    if (modal) Modal.showErrors($("form", box), modal.errors);
+    return;
+  }
+  shownModal = key;
+  box.hidden = !modal;
+  if (!modal) return (box.innerHTML = "");
+  box.innerHTML = Modal.html(modal, state.names);
+  const form = $("form", box);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    send({ op: "modal_submit", values: Modal.values(form) });
+  });
+  $(".modal-cancel", form).addEventListener("click", () => send({ op: "modal_close" }));
 }
 
 // Only what changed is replaced: images do not reload, a select keeps its choice.

@@ -230,3 +230,37 @@ async def test_a_person_uses_the_playground_in_a_browser(
         )
         await page.screenshot(ARTIFACTS / "08-home-tab.png")
         assert not [line for line in page.console if line.startswith("exception")], page.console
+
+
+async def test_an_admin_sets_up_the_channels_assistant_in_the_page(chromium: str, playground: str) -> None:
+    async with Browser(chromium) as page:
+        await page.goto(playground)
+        await page.wait_for("document.querySelector('#bot-state').dataset.state === 'ready'", 30)
+        # Ana (an admin) runs /claude config: the app's modal shows as a form, with what #general has.
+        await page.type_text("#main-composer textarea", "/claude config")
+        await page.press_key("Enter", "Enter", 13)
+        await page.wait_for("!document.querySelector('#modal').hidden", 15)
+        assert "Channel assistant" in await page.evaluate("document.querySelector('#modal h4').textContent")
+        await page.click("#modal [data-block-id=preset] input[value=sql]")
+        await page.evaluate(
+            "document.querySelector('#modal [data-block-id=budget_daily] input').value = 'twenty'"
+        )
+        await page.click("#modal button[type=submit]")
+        # What the bot cannot take is shown under its field; the rest of the form is kept.
+        await page.wait_for("document.querySelector('#modal .modal-error')", 15)
+        assert await page.evaluate(
+            "document.querySelector('#modal [data-block-id=preset] input[value=sql]').checked"
+        )
+        await page.screenshot(ARTIFACTS / "09-config-error.png")
+        await page.evaluate(
+            "document.querySelector('#modal [data-block-id=budget_daily] input').value = '20'"
+        )
+        await page.click("#modal button[type=submit]")
+        await page.wait_for("document.querySelector('#modal').hidden", 15)
+        await page.wait_for(
+            "[...document.querySelectorAll('#messages .message.ephemeral')].some(m => "
+            "m.textContent.includes('Saved.') && m.textContent.includes('Terse SQL helper'))",
+            15,
+        )
+        await page.screenshot(ARTIFACTS / "10-config-saved.png")
+        assert not [line for line in page.console if line.startswith("exception")], page.console

@@ -23,6 +23,29 @@ ANA, BEN = "U0123ABCD", "U0234BCDE"
 BACKEND = {"emulated": True, "name": "Anthropic emulator", "detail": "d"}
 
 
+SETTINGS = {
+    "type": "modal",
+    "callback_id": "settings",
+    "notify_on_close": True,
+    "title": {"type": "plain_text", "text": "Channel assistant"},
+    "submit": {"type": "plain_text", "text": "Save"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "tone",
+            "label": {"type": "plain_text", "text": "Tone"},
+            "element": {
+                "type": "radio_buttons",
+                "action_id": "pick",
+                "options": [
+                    {"text": {"type": "plain_text", "text": t}, "value": t} for t in ("calm", "loud")
+                ],
+            },
+        }
+    ],
+}
+
+
 def answering_app(slack: SlackEmulator) -> AsyncApp:
     app = bolt_app(slack)
 
@@ -62,8 +85,24 @@ def answering_app(slack: SlackEmulator) -> AsyncApp:
         )
 
     @app.command("/claude")
-    async def command(ack: Any, command: dict[str, Any]) -> None:
-        await ack(f"help for {command['text']}")
+    async def command(ack: Any, command: dict[str, Any], client: Any) -> None:
+        if command["text"] != "config":
+            await ack(f"help for {command['text']}")
+            return
+        await ack()
+        await client.views_open(trigger_id=command["trigger_id"], view=SETTINGS)
+
+    @app.view("settings")
+    async def settings(ack: Any, view: dict[str, Any]) -> None:
+        tone = view["state"]["values"]["tone"]["pick"]["selected_option"]["value"]
+        if tone == "loud":
+            await ack(response_action="errors", errors={"tone": "Not in this channel"})
+        else:
+            await ack()
+
+    @app.view_closed("settings")
+    async def cancelled(ack: Any) -> None:
+        await ack()
 
     @app.event("app_home_opened")
     async def home(event: dict[str, Any], client: Any) -> None:
@@ -291,3 +330,30 @@ async def test_editing_and_deleting_ones_own_message(
     await page.send(op="view", user=ANA)
     await page.send(op="delete", ts=ts)
     await page.until(lambda s: s["me"] == ANA and s["messages"] == [])
+
+
+async def test_a_modal_the_app_opens_is_filled_in_and_submitted(
+    served: tuple[SlackEmulator, aiohttp.ClientSession],
+) -> None:
+    slack, http = served
+    page = await open_page(http)
+    await page.until(lambda s: True)
+    await page.send(op="post", text="/claude config", thread=None, uploads=[])
+    state = await page.until(lambda s: s["modal"])
+    assert state["modal"]["title"]["text"] == "Channel assistant" and state["modal"]["errors"] == {}
+    await page.send(op="modal_submit", values={"tone": None})  # required: Slack's client refuses
+    assert "required" in (await page.note("error"))["message"]
+    await page.send(op="modal_submit", values={"tone": "loud"})
+    state = await page.until(lambda s: s["modal"] and s["modal"]["errors"])
+    assert state["modal"]["errors"] == {"tone": "Not in this channel"}
+    await page.send(op="modal_submit", values={"tone": "calm"})
+    await page.until(lambda s: s["modal"] is None)
+    submitted = slack.view_submissions[-1]["view"]
+    assert submitted["state"]["values"]["tone"]["pick"]["selected_option"]["value"] == "calm"
+
+    await page.send(op="post", text="/claude config", thread=None, uploads=[])
+    await page.until(lambda s: s["modal"])
+    await page.send(op="modal_close")
+    await page.until(lambda s: s["modal"] is None)
+    # The app was told (view_closed, as the view asked), and acknowledged it.
+    assert [e.payload["type"] for e in slack.envelopes if e.type == "interactive"][-1] == "view_closed"
