@@ -127,6 +127,13 @@ async def test_generated_message_events_over_socket_mode(
     assert bot.process is not None and bot.process.returncode is None
     assert crash_lines(bot.lines) == []
     assert len(rejected) > 200  # the generator does produce malformed events
+    # An event is acknowledged right after its warning is written; the log pipe may be read later.
+    await bot.wait_until(
+        lambda lines: (
+            sum("ignoring a malformed" in line for line in lines) >= len(rejected) + len(unroutable)
+        ),
+        timeout=30,
+    )
     malformed = [line for line in bot.lines if "bot.slack.intake: ignoring a malformed" in line]
     counts = {event_id: sum(repr(event_id) in line for line in malformed) for event_id in rejected}
     assert all(c == 1 for c in counts.values()), {k: c for k, c in counts.items() if c != 1}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from emulators.anthropic.chaos import KINDS
 from tests import postgres
 from tests.chaos.soak import QUICK, run
@@ -20,6 +22,9 @@ EVERY_KIND = {
 }
 
 
+# Its own limit, above the suite's 120 s: a failing run waits out its settle timeouts, and must then
+# report its figures rather than be cut short.
+@pytest.mark.timeout(300)
 async def test_quick_soak_answers_every_message_once_in_order_under_every_fault(tmp_path: Path) -> None:
     await postgres.require()
     figures = await run(QUICK, tmp_path)
