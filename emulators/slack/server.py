@@ -46,6 +46,7 @@ from .models import (
 )
 from .payloads import message_json
 from .person import FileSpec, People
+from .rate_limits import POST_MESSAGE_BURST, TIER_BURST_MINUTES
 from .side_effects import SpecialMention, Unfurl
 from .view import ViewMessage, channel_view, thread_view
 from .web_api import WebApi
@@ -80,6 +81,8 @@ class SlackEmulator(Directory):
         bot_token: str | None = None,
         app_token: str | None = None,
         signing_secret: str | None = None,
+        post_burst: int = POST_MESSAGE_BURST,
+        tier_burst: float = TIER_BURST_MINUTES,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="slack-emulator-")
         self._core = Core(
@@ -89,6 +92,9 @@ class SlackEmulator(Directory):
             app_token=app_token,
             signing_secret=signing_secret,
         )
+        # Slack's limits, when enforced: the bursts it tolerates are parameters (rate_limits.py).
+        self._core.limits.post_burst = post_burst
+        self._core.limits.tier_burst = tier_burst
         self._people = People(self._core)
         self._host = host
         self._port = port
