@@ -230,6 +230,7 @@ class ThreadReply:
         for card_id in gone.card_ids:
             self._cards.pop(card_id, None)
         async with self._io:
+            self._outbox.release()  # the held end of a word is counted as shown (ShownLog)
             left = trim_chunks(self._outbox.chunks, gone.shown_chars, gone.card_ids)
             stream = self._stream
             written = left > 0 or bool(stream is not None and stream.cards & gone.card_ids)
@@ -309,6 +310,8 @@ class ThreadReply:
         """Send what is buffered. Intermediate flushes may be skipped for lack of rate budget."""
         if self.mode in ("gone", "done"):
             return
+        if final:
+            self._outbox.release()  # the final write takes everything, whole words or not
         if self.mode == "idle":
             if not self._outbox and not final:
                 return
@@ -512,6 +515,7 @@ class ThreadReply:
         try:
             async with self._io:
                 await self._stop.remove()
+                self._outbox.release()
                 if self.mode == "idle" and not self._outbox:
                     self._outbox.add_text(" ")
                 await self._flush(final=True, blocks=blocks)
