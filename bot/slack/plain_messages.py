@@ -67,6 +67,22 @@ class PlainMessages:
         self._posted = posted
         self._msg = _Message()
         self.gone = False  # Slack refuses our posts here: nothing more can be shown
+        self._paid = False  # a post's turn taken and not used yet
+
+    def post_paid(self) -> None:
+        """The next post's turn is taken already (reply.py chose a post over a stream)."""
+        self._paid = True
+
+    async def _room_to_post(self, final: bool) -> bool:
+        """A new message now: its turn taken already, waited for (the final answer), or for a live
+        update only if the channel has room at once (else the next flush tries again)."""
+        if self._paid:
+            self._paid = False
+            return True
+        if final:
+            await self.budget.take_post(self.key.channel_id)
+            return True
+        return self.budget.try_take_post(self.key.channel_id)
 
     def unseen(self) -> bool:
         """Something of the current message is not on screen as it is now."""
@@ -98,16 +114,19 @@ class PlainMessages:
             elif chunk["type"] == "task_update" and ("card", chunk["id"]) not in self._msg.pieces:
                 self._msg.pieces.append(("card", chunk["id"]))
         while not self.gone:
+            # Room to post is had before rendering: a message over the size limit is rendered flat.
+            if self._msg.ts is None and not await self._room_to_post(final):
+                return
             # Taken before rendering: a message over the size limit is flattened into its text
             # (its steps' lines included), after which the pieces not yet seen cannot be told apart.
             unseen = self._changed_and_unseen()
             content, rest = self._render()
             if not content.strip() and not final:
+                self._paid = self._msg.ts is None  # the post's turn is kept for the next step
                 return
             done = not rest
             closing = blocks if final and done else None
             if self._msg.ts is None:
-                await self.budget.take_post(self.key.channel_id)
                 await self._before_first_post()
                 if not await self._post(content, closing):
                     return

@@ -1,0 +1,288 @@
+"""A scheduler in front of the Slack Web API: token buckets that adapt to 429s, and priorities.
+
+Slack limits each method per workspace by tier, as minimums ("20+ per minute") that tolerate bursts,
+and `chat.postMessage` at about one per second per channel with "short bursts >1 allowed"
+(docs.slack.dev/apis/web-api/rate-limits; slack-platform.md §7). Each limit is a `Bucket`: a burst
+at once, then the sustained rate. Slack's answer is the truth: after a 429 the bucket is paused for
+exactly its `Retry-After` (no call of that method, or that channel for posts, before then) and its rate
+halved; after a quiet period the rate comes back in steps up to the documented one (AIMD).
+
+Callers that must write wait in a queue by priority (`Priority`): a sign of life for a waiting person
+first, then final answers, live updates last. A waiter may accept several options (a final answer
+goes out as a post or as a stream, whichever has room first). Optional writes (`try_take`) never
+jump ahead of waiters for the same limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import metrics
+from bot.slack.errors import error_code
+
+log = logging.getLogger(__name__)
+
+Key = str | tuple[str, str]  # a method, or (method, channel) for per-channel limits
+# After this long without a 429 a slowed bucket speeds up by a step (a quarter of its documented rate).
+QUIET_SECONDS = 10.0
+INCREASE_STEP = 0.25
+# The slowest a run of 429s can make a bucket: an eighth of its documented rate.
+SLOWEST = 0.125
+# 429s waited out before the call fails (the SDK's handler allowed as many).
+MAX_RETRIES = 3
+
+
+class Priority(IntEnum):
+    LIFE = 0  # a sign of life for a person waiting (status, reaction)
+    FINAL = 1  # a final answer, and anything a person waits for
+    LIVE = 2  # live updates of an answer still being written
+
+
+@dataclass
+class Bucket:
+    """A token bucket (pure: times are passed in). `reserved` tokens are promised to calls to come
+    (the stop of a stream that is open): spent only when made, but not available to others."""
+
+    rate: float  # documented tokens per second
+    burst: float
+    tokens: float
+    at: float
+    current: float = 0.0  # the rate now, lowered by 429s
+    reserved: int = 0
+    paused_until: float = 0.0
+    calm_since: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.current = self.current or self.rate
+
+    def refill(self, now: float) -> None:
+        if now > self.at:
+            # Additive increase: back towards the documented rate, a step per quiet period.
+            while self.current < self.rate and now - self.calm_since >= QUIET_SECONDS:
+                self.calm_since += QUIET_SECONDS
+                self.current = min(self.rate, self.current + self.rate * INCREASE_STEP)
+            start = max(self.at, self.paused_until)
+            if now > start:
+                self.tokens = min(self.burst, self.tokens + (now - start) * self.current)
+            self.at = now
+
+    def available(self, now: float) -> float:
+        self.refill(now)
+        return 0.0 if now < self.paused_until else self.tokens - self.reserved
+
+    def next_token_at(self, now: float) -> float:
+        """When one more token will be available (now if it is)."""
+        have = self.available(now)
+        if have >= 1.0:
+            return now
+        if self.current <= 0 or self.burst < 1.0:
+            return math.inf  # a limit of nothing (a test's): never
+        return max(now, self.paused_until) + (1.0 - have) / self.current
+
+    def take(self, now: float) -> None:
+        self.refill(now)
+        self.tokens -= 1.0
+
+    def limited(self, now: float, retry_after: float) -> None:
+        """Slack said 429: nothing before `retry_after`, then at half the rate (multiplicative decrease)."""
+        self.refill(now)
+        self.paused_until = max(self.paused_until, now + retry_after)
+        self.tokens = min(self.tokens, 0.0)
+        self.current = max(self.rate * SLOWEST, self.current / 2)
+        self.calm_since = self.paused_until
+
+
+@dataclass(frozen=True)
+class Option:
+    """What one way of doing a call needs: a token of each `take`, and a promise of each `reserve`."""
+
+    take: tuple[Key, ...]
+    reserve: tuple[Key, ...] = ()
+
+    @property
+    def keys(self) -> tuple[Key, ...]:
+        return self.take + self.reserve
+
+
+@dataclass(order=True)
+class _Waiter:
+    priority: int
+    seq: int
+    options: Sequence[Option] = field(compare=False)
+    future: asyncio.Future[int] = field(compare=False)
+
+
+class Pacer:
+    """The buckets of one workspace, and the callers waiting for them."""
+
+    def __init__(
+        self, limits: Callable[[Key], tuple[float, float] | None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._limits = limits  # key -> (tokens per second, burst), None: not limited
+        self.clock = clock
+        self._buckets: dict[Key, Bucket] = {}
+        self._waiters: list[_Waiter] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def bucket(self, key: Key) -> Bucket | None:
+        found = self._buckets.get(key)
+        if found is None:
+            limit = self._limits(key)
+            if limit is None:
+                return None
+            rate, burst = limit
+            now = self.clock()
+            found = self._buckets[key] = Bucket(rate, burst, tokens=burst, at=now, calm_since=now)
+        return found
+
+    def _fits(self, option: Option, now: float) -> bool:
+        return all((b := self.bucket(k)) is None or b.available(now) >= 1.0 for k in option.keys)
+
+    def _grant(self, option: Option, now: float) -> None:
+        for key in option.take:
+            if (b := self.bucket(key)) is not None:
+                b.take(now)
+        for key in option.reserve:
+            if (b := self.bucket(key)) is not None:
+                b.reserved += 1
+
+    def try_take(self, option: Option) -> bool:
+        """Take now if there is room and nobody waits for the same limits (optional work)."""
+        keys = set(option.keys)
+        if any(keys.intersection(o.keys) for w in self._waiters for o in w.options):
+            return False
+        now = self.clock()
+        if not self._fits(option, now):
+            return False
+        self._grant(option, now)
+        return True
+
+    async def take(self, options: Sequence[Option], priority: Priority) -> int:
+        """Wait for the first of `options` to have room, in turn by priority; its index."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(int(priority), next(self._seq), options, future)
+        self._waiters.append(waiter)
+        self._waiters.sort()
+        self._serve()
+        try:
+            return await future
+        finally:
+            if waiter in self._waiters:  # cancelled while waiting
+                self._waiters.remove(waiter)
+                self._serve()
+
+    def use_reserved(self, key: Key) -> None:
+        """A promised call is made now: its token is spent."""
+        b = self.bucket(key)
+        if b is not None and b.reserved > 0:
+            b.reserved -= 1
+            b.take(self.clock())
+
+    def release_reserved(self, key: Key) -> None:
+        """A promised call will not be made (the stream ended on its own)."""
+        b = self.bucket(key)
+        if b is not None and b.reserved > 0:
+            b.reserved -= 1
+            self._serve()
+
+    def give_back(self, option: Option) -> None:
+        """Tokens taken for a call that was not made after all."""
+        for key in option.take:
+            if (b := self.bucket(key)) is not None:
+                b.tokens = min(b.burst, b.tokens + 1.0)
+        for key in option.reserve:
+            self.release_reserved(key)
+        self._serve()
+
+    def limited(self, key: Key, retry_after: float) -> None:
+        b = self.bucket(key)
+        if b is not None:
+            b.limited(self.clock(), retry_after)
+
+    def _serve(self) -> None:
+        """Grant what can be granted, highest priority first; a limit someone waits for is not given
+        to a later waiter, even one with another option that fits."""
+        now = self.clock()
+        blocked: set[Key] = set()
+        wake: float | None = None
+        for waiter in list(self._waiters):
+            if waiter.future.done():
+                self._waiters.remove(waiter)
+                continue
+            for index, option in enumerate(waiter.options):
+                if not blocked.intersection(option.keys) and self._fits(option, now):
+                    self._grant(option, now)
+                    waiter.future.set_result(index)
+                    self._waiters.remove(waiter)
+                    break
+            else:
+                for option in waiter.options:
+                    blocked.update(option.keys)
+                    for key in option.keys:
+                        b = self.bucket(key)
+                        if b is not None and (at := b.next_token_at(now)) < math.inf:
+                            wake = at if wake is None else min(wake, at)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if wake is not None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(max(0.001, wake - now), self._serve)
+
+
+class PacedWebClient(AsyncWebClient):
+    """The SDK client, with a 429 waited out exactly (`Retry-After`) through the pacer, its bucket
+    paused for everyone meanwhile; failed calls counted by method and error for /metrics."""
+
+    on_rate_limited: Callable[[str, str | None, float], None] | None = None
+    wait_for_retry: Callable[[str, str | None], Any] | None = None
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await super().api_call(api_method, **kwargs)
+            except SlackApiError as exc:
+                metrics.SLACK_ERRORS.labels(api_method, error_code(exc)).inc()
+                if exc.response.status_code != 429 or attempt >= MAX_RETRIES:
+                    raise
+                attempt += 1
+                retry_after = _retry_after(exc)
+                channel = _channel_of(kwargs)
+                log.info("%s: 429, Retry-After %.0f s (retry %d)", api_method, retry_after, attempt)
+                if self.on_rate_limited is None or self.wait_for_retry is None:
+                    await asyncio.sleep(retry_after)
+                else:
+                    self.on_rate_limited(api_method, channel, retry_after)
+                    await self.wait_for_retry(api_method, channel)
+
+
+def _retry_after(exc: SlackApiError) -> float:
+    headers = {k.lower(): v for k, v in (exc.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    with contextlib.suppress(TypeError, ValueError):
+        return max(0.0, float(value))  # type: ignore[arg-type]
+    return 1.0
+
+
+def _channel_of(kwargs: dict[str, Any]) -> str | None:
+    for source in ("json", "params", "data"):
+        args = kwargs.get(source)
+        if isinstance(args, dict) and args.get("channel"):
+            return str(args["channel"])
+    return None
