@@ -40,8 +40,11 @@ QUIET_SECONDS = 10.0
 INCREASE_STEP = 0.25
 # The slowest a run of 429s can make a bucket: an eighth of its documented rate.
 SLOWEST = 0.125
-# 429s waited out before the call fails (the SDK's handler allowed as many).
-MAX_RETRIES = 3
+# 429s waited out before the call fails: each waits its Retry-After and its turn, so they never storm,
+# and a final answer given up on would be lost.
+MAX_RETRIES = 8
+# How far behind Slack's refill the buckets stay (Bucket.need).
+MARGIN_SECONDS = 0.25
 
 
 class Priority(IntEnum):
@@ -63,6 +66,7 @@ class Bucket:
     reserved: int = 0
     paused_until: float = 0.0
     calm_since: float = 0.0
+    drained: bool = False  # ran dry since it was last full
 
     def __post_init__(self) -> None:
         self.current = self.current or self.rate
@@ -76,30 +80,46 @@ class Bucket:
             start = max(self.at, self.paused_until)
             if now > start:
                 self.tokens = min(self.burst, self.tokens + (now - start) * self.current)
+                self.drained = self.drained and self.tokens < self.burst
             self.at = now
 
     def available(self, now: float) -> float:
         self.refill(now)
         return 0.0 if now < self.paused_until else self.tokens - self.reserved
 
+    def need(self) -> float:
+        """Tokens to have before a call: one, and once the bucket ran dry the margin's worth too (up
+        to the burst), so that a call is not made a hair before Slack's own bucket has refilled (it
+        counted the earlier calls when they reached it, not when they were sent). The sustained rate
+        is the same; the calls only come a little later. A full bucket's burst goes at once."""
+        if not self.drained:
+            return 1.0
+        return min(self.burst, 1.0 + self.current * MARGIN_SECONDS)
+
+    def ready(self, now: float) -> bool:
+        return self.available(now) >= self.need()
+
     def next_token_at(self, now: float) -> float:
-        """When one more token will be available (now if it is)."""
+        """When the next call will be ready (now if it is)."""
         have = self.available(now)
-        if have >= 1.0:
+        need = self.need()
+        if have >= need:
             return now
         if self.current <= 0 or self.burst < 1.0:
             return math.inf  # a limit of nothing (a test's): never
-        return max(now, self.paused_until) + (1.0 - have) / self.current
+        return max(now, self.paused_until) + (need - have) / self.current
 
     def take(self, now: float) -> None:
         self.refill(now)
         self.tokens -= 1.0
+        self.drained = self.drained or self.tokens < 1.0
 
     def limited(self, now: float, retry_after: float) -> None:
         """Slack said 429: nothing before `retry_after`, then at half the rate (multiplicative decrease)."""
         self.refill(now)
         self.paused_until = max(self.paused_until, now + retry_after)
         self.tokens = min(self.tokens, 0.0)
+        self.drained = True
         self.current = max(self.rate * SLOWEST, self.current / 2)
         self.calm_since = self.paused_until
 
@@ -149,7 +169,7 @@ class Pacer:
         return found
 
     def _fits(self, option: Option, now: float) -> bool:
-        return all((b := self.bucket(k)) is None or b.available(now) >= 1.0 for k in option.keys)
+        return all((b := self.bucket(k)) is None or b.ready(now) for k in option.keys)
 
     def _grant(self, option: Option, now: float) -> None:
         for key in option.take:

@@ -84,6 +84,17 @@ class PlainMessages:
             return True
         return self.budget.try_take_post(self.key.channel_id)
 
+    async def _edit(self, content: str, closing: list[dict[str, Any]] | None, *, urgent: bool) -> bool:
+        """Edit the current message. A live update only while the edits have room to spare (they are
+        kept for the final answers of a busy channel); an urgent one waits for an edit or a post,
+        whichever has room first (with a post, what is not shown goes into a new message)."""
+        if not urgent:
+            return self.budget.try_take_live("chat.update") and await self._update(content, closing)
+        if await self.budget.take_edit(self.key.channel_id) == "post":
+            self._paid = True
+            return False
+        return await self._update(content, closing)
+
     def unseen(self) -> bool:
         """Something of the current message is not on screen as it is now."""
         return self._msg.rewrite or bool(self._changed_and_unseen())
@@ -130,12 +141,12 @@ class PlainMessages:
                 await self._before_first_post()
                 if not await self._post(content, closing):
                     return
-            elif (content != self._msg.shown or closing) and not (
-                self.budget.try_take("chat.update") and await self._update(content, closing)
+            elif (content != self._msg.shown or closing) and not await self._edit(
+                content, closing, urgent=final or bool(rest)
             ):
                 if not (final or rest):
                     return  # try again at the next flush
-                # No room (or no way) to edit at the end: what is not shown yet goes into a new message.
+                # No way to edit at the end: what is not shown yet goes into a new message.
                 self._msg = _Message(pieces=self._unshown(content, rest, unseen))
                 continue
             if done:

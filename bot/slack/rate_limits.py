@@ -47,6 +47,7 @@ STATUS = "assistant.threads.setStatus"
 REACTION = "reactions.add"
 START = "chat.startStream"
 STOP = "chat.stopStream"
+EDIT = "chat.update"
 
 
 def limits_of(per_minute: dict[str, int]) -> Callable[[Key], tuple[float, float] | None]:
@@ -78,6 +79,15 @@ class RateBudget:
         """A call of `method` now, if there is room and nobody waits for it (optional work)."""
         return self.pacer.try_take(Option((method,)))
 
+    def try_take_live(self, method: str) -> bool:
+        """A live update's call now, only while half the method's burst is left: the rest is for the
+        final answers."""
+        if self.enabled:
+            bucket = self.pacer.bucket(method)
+            if bucket is not None and bucket.available(self.pacer.clock()) < bucket.burst / 2:
+                return False
+        return self.try_take(method)
+
     async def take(self, method: str, priority: Priority = Priority.FINAL) -> None:
         """Wait for room for one call of `method`."""
         await self.pacer.take([Option((method,))], priority)
@@ -108,6 +118,11 @@ class RateBudget:
             [Option(_post(channel)), Option((START,), reserve=(STOP,))], Priority.FINAL
         )
         return ("post", "stream")[index]
+
+    async def take_edit(self, channel: str) -> str:
+        """Wait for a way to finish an answer already posted: an edit, or else a new post."""
+        index = await self.pacer.take([Option((EDIT,)), Option(_post(channel))], Priority.FINAL)
+        return ("edit", "post")[index]
 
     def stop_now(self) -> None:
         """The promised stop of a stream is made now."""

@@ -320,6 +320,7 @@ class ThreadReply:
             if not await self._stream_step(final=final, blocks=blocks):
                 break
         if self.mode == "fallback":
+            self._last_write = time.monotonic()  # paces the edits of a plain message like appends
             await self._plain.step(self._outbox.take_all(), final=final, blocks=blocks)
             if self._plain.gone:
                 self.mode = "gone"

@@ -317,6 +317,24 @@ class SlackEmulator(Directory):
         self._core.limits.enforce = value
 
     @property
+    def post_burst(self) -> int:
+        """`chat.postMessage` calls a channel takes at once before 1 per second (rate_limits.py)."""
+        return self._core.limits.post_burst
+
+    @post_burst.setter
+    def post_burst(self, value: int) -> None:
+        self._core.limits.post_burst = value
+
+    @property
+    def tier_burst(self) -> float:
+        """A tiered method's burst, in minutes of its tier's rate (rate_limits.py)."""
+        return self._core.limits.tier_burst
+
+    @tier_burst.setter
+    def tier_burst(self, value: float) -> None:
+        self._core.limits.tier_burst = value
+
+    @property
     def http_retry_delays(self) -> tuple[float, ...]:
         return self._core.settings.http_retry_delays
 
