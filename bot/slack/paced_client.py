@@ -101,13 +101,14 @@ class Bucket:
 
     def next_token_at(self, now: float) -> float:
         """When the next call will be ready (now if it is)."""
-        have = self.available(now)
-        need = self.need()
+        self.refill(now)
+        start = max(now, self.paused_until)
+        have, need = self.tokens - self.reserved, self.need()
         if have >= need:
-            return now
+            return start
         if self.current <= 0 or self.burst < 1.0:
             return math.inf  # a limit of nothing (a test's): never
-        return max(now, self.paused_until) + (need - have) / self.current
+        return start + (need - have) / self.current
 
     def take(self, now: float) -> None:
         self.refill(now)
@@ -115,11 +116,12 @@ class Bucket:
         self.drained = self.drained or self.tokens < 1.0
 
     def limited(self, now: float, retry_after: float) -> None:
-        """Slack said 429: nothing before `retry_after`, then at half the rate (multiplicative decrease)."""
+        """Slack said 429: nothing before `retry_after`, then one call (what Slack's `Retry-After`
+        promises), then at half the rate (multiplicative decrease)."""
         self.refill(now)
         self.paused_until = max(self.paused_until, now + retry_after)
-        self.tokens = min(self.tokens, 0.0)
-        self.drained = True
+        self.tokens = min(self.tokens, 1.0 + self.reserved)
+        self.drained = False
         self.current = max(self.rate * SLOWEST, self.current / 2)
         self.calm_since = self.paused_until
 
