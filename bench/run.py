@@ -87,6 +87,7 @@ def plan(
             {
                 "wall_vs_optimum": "<= 1.2",
                 "first_visible_p95_s": "<= 2.0",
+                "answers_never_final": "<= 0",
                 "answers_with_text_lost": "<= 0",
                 "answers_split_mid_word": "<= 0",
             },
@@ -94,7 +95,12 @@ def plan(
         "busy_channel_200": (
             lambda: busy_channel.busy_channel(n(200, 16), DEFAULTS, compare=not quick),
             DEFAULTS,
-            {"wall_vs_optimum": "<= 1.2", "answers_with_text_lost": "<= 0", "answers_split_mid_word": "<= 0"},
+            {
+                "wall_vs_optimum": "<= 1.2",
+                "answers_never_final": "<= 0",
+                "answers_with_text_lost": "<= 0",
+                "answers_split_mid_word": "<= 0",
+            },
         ),
         "chart_writes": (
             lambda: scenarios.chart_writes(n(50, 3), DEFAULTS),

@@ -13,6 +13,8 @@ Limits are per process: with several replicas each keeps its own buckets (README
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Callable
 
 from bot.slack.paced_client import Key, Option, Pacer, Priority
@@ -155,6 +157,10 @@ class RateBudget:
             await self.take_post(channel, Priority.LIFE)
         else:
             await self.take(method, Priority.LIFE)
+        if not self.enabled:
+            # Unpaced, every call refused meanwhile would go again at the same instant: spread them
+            # over a second, as slack_sdk's own retry handler does (Retry-After + random()).
+            await asyncio.sleep(random.random())
 
 
 def _unpaced(
