@@ -1,4 +1,4 @@
-"""Command line: `python -m bot [run|check|migrate|settings|skills sync]`.
+"""Command line: `python -m bot [run|check|migrate|settings|skills sync|playground]`.
 
 `run` (the default) connects in Socket Mode when SLACK_APP_TOKEN is set, otherwise serves HTTP mode
 on PORT; SIGTERM or SIGINT shut it down cleanly (running turns are suspended at the end of the model
@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import importlib.util
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -57,7 +59,30 @@ def _parser() -> argparse.ArgumentParser:
         choices=["sync"],
         help="sync: upload the skills that changed and pin their versions in SKILLS_DIR/skills.lock.json",
     )
+    playground = sub.add_parser(
+        "playground",
+        help="try it in the browser without a Slack app: a local channel, the real bot, the Anthropic "
+        "emulator unless ANTHROPIC_API_KEY is set (needs pip install '.[playground]')",
+    )
+    playground.add_argument("--port", default="8080", help="the page's port (default 8080)")
+    playground.add_argument("--host", default="127.0.0.1", help="the address to listen on")
+    playground.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
+
+
+def _playground_argv(args: argparse.Namespace) -> list[str] | None:
+    """The command that runs the playground (`python -m playground`), or None if it is not installed.
+    It is a package of its own, with the emulators, which the bot never imports: the bot runs the
+    same whether they are installed or not."""
+    # The packages ship with the bot; the extra brings what the emulators' sandbox runs.
+    needed = ("playground", "emulators", "pandas", "matplotlib", "PIL", "pypdf")
+    if any(importlib.util.find_spec(name) is None for name in needed):
+        print("The playground is not installed: pip install '.[playground]'", file=sys.stderr)
+        return None
+    argv = [sys.executable, "-m", "playground", "--port", args.port, "--host", args.host]
+    if args.no_browser:
+        argv.append("--no-browser")
+    return argv
 
 
 async def _run() -> int:
@@ -202,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate())
         if command == "skills":
             return asyncio.run(_skills_sync())
+        if command == "playground":
+            argv = _playground_argv(args)
+            if argv is None:
+                return 2
+            os.execv(sys.executable, argv)
         if command == "check":
             from bot.doctor import doctor
 

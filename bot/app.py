@@ -17,6 +17,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.assistants.configs import ChannelConfigs
 from bot.claude.api import ClaudeApi
 from bot.claude.skills_api import SkillsApi
 from bot.config import Settings
@@ -30,6 +31,8 @@ from bot.http_server import GaugeRefresher, Readiness, health_routes, start_site
 from bot.model import SkillRef
 from bot.skills import all_skills, anthropic_skills, sync
 from bot.slack.access import AccessGate, policy_from
+from bot.slack.assistant_config import AssistantConfig
+from bot.slack.assistant_modal import Choices
 from bot.slack.commands import CommandIntake
 from bot.slack.controls import Controls
 from bot.slack.files_in import SlackFileFetcher
@@ -90,6 +93,7 @@ class BotApp:
     intake: Intake
     commands: CommandIntake
     sql: SqlRunner
+    configs: ChannelConfigs
     socket_handler: SocketHandler | None = None
     http_runner: web.AppRunner | None = None
     metrics_runner: web.AppRunner | None = None
@@ -101,6 +105,8 @@ class BotApp:
 
     async def serve(self) -> None:
         """Connect to Slack and start the HTTP server; returns once everything is up."""
+        # Before any turn or event: what each channel's admin set (bot/assistants/).
+        await self.configs.start()
         await self.engine.start()
         # Before any event can arrive: the first message of someone already known needs no lookup
         # before it is acknowledged (bot/slack/access.py).
@@ -135,6 +141,7 @@ class BotApp:
         await self.engine.shutdown(self.settings.shutdown_grace_seconds)
         await self.claude.close()
         await self.sql.close()
+        await self.configs.close()
         await self.session.close()
         await self.store.close()
 
@@ -169,6 +176,14 @@ async def build(settings: Settings) -> BotApp:
         fetcher = SlackFileFetcher(
             client, session, token=settings.slack_bot_token, allowed_hosts=allowed, plain_http_hosts=plain
         )
+        configs = ChannelConfigs(
+            store.all_channel_settings, reload_seconds=settings.channel_settings_reload_seconds
+        )
+
+        def needs_mention(channel_id: str) -> bool:
+            own = configs.assistant(channel_id).needs_mention
+            return settings.only_when_mentioned if own is None else own
+
         gate = AccessGate(
             policy_from(settings, identity.team_id),
             store,
@@ -186,7 +201,7 @@ async def build(settings: Settings) -> BotApp:
             bot_user_id=identity.user_id,
             bot_name=identity.name,
             update_seconds=settings.stream_update_seconds,
-            only_when_mentioned=settings.only_when_mentioned,
+            needs_mention=needs_mention,
             stream_max_seconds=settings.stream_max_seconds,
         )
         claude = ClaudeApi(
@@ -233,6 +248,7 @@ async def build(settings: Settings) -> BotApp:
             tracker,
             owner=new_owner_id(),
             skills=skills,
+            assistants=configs,
         )
         engine = Engine(settings, store, surface, claude, runner)
         authorized = AuthorizeResult(
@@ -268,7 +284,7 @@ async def build(settings: Settings) -> BotApp:
             gate,
             team_id=identity.team_id,
             bot_user_id=identity.user_id,
-            only_when_mentioned=settings.only_when_mentioned,
+            needs_mention=needs_mention,
         )
         commands = CommandIntake(
             engine,
@@ -281,6 +297,27 @@ async def build(settings: Settings) -> BotApp:
             owner=runner.owner,
             interval=max(1.0, settings.lease_seconds / 6),
         )
+        unpriced = [m for m in settings.channel_models if not tracker.book.knows(m)]
+        if unpriced:
+            log.warning(
+                "no price is known for %s (CHANNEL_MODELS): billed at the highest known rates", unpriced
+            )
+        choices = Choices(
+            models=tuple(settings.channel_models),
+            default_model=settings.claude_model,
+            sources=tuple(
+                (s.name, s.description) for s in sorted(sql.sources.values(), key=lambda s: s.name)
+            ),
+            skills=tuple((s.name, s.description) for s in skills),
+            web_search=settings.web_search,
+            web_fetch=settings.web_fetch,
+            needs_mention=settings.only_when_mentioned,
+            budget_daily=settings.budget_channel_daily_usd,
+            budget_monthly=settings.budget_channel_monthly_usd,
+        )
+        assistant = AssistantConfig(
+            client, store, gate, configs, choices, budget, command=settings.slash_command
+        )
         register_listeners(
             bolt,
             intake=intake,
@@ -289,6 +326,7 @@ async def build(settings: Settings) -> BotApp:
                 gate,
                 commands,
                 SpendingCommands(tracker, store, gate),
+                assistant,
                 command=settings.slash_command,
                 bot_name=identity.name,
                 skills=[(s.name, s.description) for s in skills],
@@ -304,13 +342,16 @@ async def build(settings: Settings) -> BotApp:
                 bot_name=identity.name,
                 slash_command=settings.slash_command,
             ),
+            assistant=assistant,
             slash_command=settings.slash_command,
         )
     except BaseException:
         await session.close()
         await store.close()
         raise
-    return BotApp(settings, store, session, client, claude, engine, bolt, identity, intake, commands, sql)
+    return BotApp(
+        settings, store, session, client, claude, engine, bolt, identity, intake, commands, sql, configs
+    )
 
 
 async def start_http(bot: BotApp, port: int) -> web.AppRunner:

@@ -21,6 +21,14 @@ from bot.governance.pricing import with_overrides
 from bot.logs import redact_url
 
 DEFAULT_MODEL = "claude-sonnet-5"
+# What `/claude config` offers by default: current models the price table knows (bot/governance/pricing.py).
+CHANNEL_MODELS = (
+    "claude-sonnet-5-5",
+    "claude-opus-5-5",
+    "claude-haiku-5-5",
+    "claude-sonnet-5",
+    "claude-opus-5",
+)
 # Anthropic's pre-built Agent Skills (Agent Skills guide, "Using Skills").
 ANTHROPIC_SKILLS = ("xlsx", "pptx", "docx", "pdf")
 # The Files API refuses anything bigger (anthropic-code-execution.md §5).
@@ -177,6 +185,20 @@ class Settings(BaseSettings):
         description="A folder of your own Agent Skills (one folder per skill, each with a `SKILL.md`): "
         "uploaded at start when they changed (or with `python -m bot skills sync`), pinned in "
         "`skills.lock.json` there, and loaded into every sandbox.",
+    )
+
+    # --- Per-channel assistants (bot/assistants/, `/claude config`) ------------------------------
+    channel_models: Annotated[list[str], NoDecode] = Field(
+        default=list(CHANNEL_MODELS),
+        description="Models an admin may choose for a channel in `/claude config` (comma-separated; "
+        "`CLAUDE_MODEL` is always offered). Each must support the code execution tool.",
+    )
+    channel_settings_reload_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="How often each replica reloads the channels' settings from the database: a change "
+        "made through another replica applies within this long (at once on the replica that took it).",
     )
 
     # --- Slack behaviour -------------------------------------------------------------------------
@@ -360,6 +382,7 @@ class Settings(BaseSettings):
         "web_allowed_domains",
         "web_blocked_domains",
         "anthropic_skills",
+        "channel_models",
         mode="before",
     )
     @classmethod

@@ -242,11 +242,14 @@ class SkillRef:
 
 @dataclass(frozen=True, slots=True)
 class TurnOptions:
-    """The per-turn knobs: filled from the deployment's settings today, and from a channel's own
-    configuration where it has one."""
+    """The per-turn knobs: the deployment's settings, with a channel's own configuration in place
+    where an admin set one (bot/assistants/)."""
 
     web: WebAccess = field(default_factory=WebAccess)
     skills: tuple[SkillRef, ...] = ()
+    model: str | None = None  # None: the deployment's model
+    persona: str = ""  # the channel's instructions for the system prompt
+    data_sources: frozenset[str] | None = None  # the sources the channel may query; None: all
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,7 @@ class TurnInput:
     prompt_estimate: int = 0
     # Agent Skills loaded into the container with every request of the turn (bot/claude/options.py).
     skills: tuple[SkillRef, ...] = ()
+    model: str | None = None  # the channel's model (`/claude config`); None: the deployment's
 
 
 class _Output:
@@ -180,7 +181,7 @@ class Conversation:
         while True:
             messages = [*turn.history, *state.messages]
             body = build_request(
-                model=self.model,
+                model=turn.model or self.model,
                 max_tokens=self.max_tokens,
                 system=turn.system,
                 tools=turn.tools,

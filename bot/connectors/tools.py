@@ -136,6 +136,7 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
     async def sql_query(ctx: ToolContext, tool_input: dict[str, Any]) -> dict[str, Any]:
         source = str(tool_input.get("source", ""))
         statement = str(tool_input.get("query", ""))
+        _allowed_here(ctx, source)
         params = tool_input.get("params") or []
         if not isinstance(params, list):
             raise ToolFailed("`params` must be a list of values for the query's placeholders")
@@ -156,12 +157,14 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
             raise ToolFailed(f"Refused: {exc}.") from exc
 
     async def list_tables(ctx: ToolContext, tool_input: dict[str, Any]) -> list[dict[str, str]]:
+        _allowed_here(ctx, str(tool_input.get("source", "")))
         try:
             return await runner.tables(str(tool_input.get("source", "")))
         except Refused as exc:
             raise ToolFailed(f"Refused: {exc}.") from exc
 
     async def describe_table(ctx: ToolContext, tool_input: dict[str, Any]) -> dict[str, Any]:
+        _allowed_here(ctx, str(tool_input.get("source", "")))
         try:
             return await runner.describe(str(tool_input.get("source", "")), str(tool_input.get("table", "")))
         except Refused as exc:
@@ -219,6 +222,26 @@ def register(registry: ToolRegistry, runner: SqlRunner, *, audit: Auditor | None
         describe_table,
         caller="code",
     )
+
+
+def _allowed_here(ctx: ToolContext, source: str) -> None:
+    """A channel's admin may limit which sources its threads query (`/claude config`): enforced here,
+    not left to the prompt."""
+    if ctx.data_sources is not None and source not in ctx.data_sources:
+        allowed = ", ".join(f"`{s}`" for s in sorted(ctx.data_sources)) or "none"
+        raise ToolFailed(
+            f"Refused: the source {source!r} is not available in this channel (its sources: {allowed})."
+        )
+
+
+def sources_note(allowed: frozenset[str] | None) -> str:
+    """What the system prompt says when a channel may query only some of the sources."""
+    if allowed is None:
+        return ""
+    if not allowed:
+        return "# Company data in this channel\nThis channel has no company data sources: do not call `sql_query`."
+    names = ", ".join(f"`{s}`" for s in sorted(allowed))
+    return f"# Company data in this channel\nIn this channel you may query only these sources: {names}."
 
 
 async def _audit(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import metrics
+from bot.assistants.configs import ChannelConfigs
 from bot.claude import visuals
 from bot.claude.api import ClaudeApi
 from bot.claude.content import Said, safe_name, thread_context, user_content
@@ -34,6 +35,7 @@ from bot.claude.request import (
     trim_history,
 )
 from bot.config import Settings
+from bot.connectors.tools import sources_note
 from bot.engine.control import RESTART_NOTICE, TurnControl, TurnSuspended, continues, uncancel
 from bot.engine.files_in import FilesIn
 from bot.governance.spend import SpendTracker, TurnSpend, container_seconds
@@ -73,9 +75,11 @@ class TurnRunner:
         *,
         owner: str,
         skills: tuple[SkillRef, ...] = (),
+        assistants: ChannelConfigs | None = None,
     ) -> None:
         self.owner = owner
         self.skills = skills
+        self.assistants = assistants
         self.spend = spend
         self.settings = settings
         self.store = store
@@ -231,7 +235,7 @@ class TurnRunner:
         self._count_tokens(hooks.usage)
         try:
             await self.store.record_usage(
-                turn_id, key, user_id=asker, model=self.settings.claude_model, turn_usage=hooks.usage
+                turn_id, key, user_id=asker, model=hooks.model, turn_usage=hooks.usage
             )
         except Exception:
             log.exception("could not record the usage of turn %s", turn_id)
@@ -269,7 +273,7 @@ class TurnRunner:
                 owner=self.owner,
                 outcome=result.outcome.value,
                 user_id=asker,
-                model=self.settings.claude_model,
+                model=hooks.model,
                 turn_usage=hooks.usage,
                 requeue=requeue,
                 answer_ts=reply.posted_ts[-1] if reply.posted_ts else None,
@@ -330,7 +334,7 @@ class TurnRunner:
             content: list[Block] = saved[0]["content"]
         else:
             content = await self._question(start, reply, history, hooks, again=start.resumed is not None)
-        options = self.options(key)
+        options = hooks.options
         prompt = PromptContext(
             bot_name=self.slack.bot_name,
             channel_label=await self.slack.channel_label(key),
@@ -342,6 +346,8 @@ class TurnRunner:
                         prompt_notes(options.web, options.skills),
                         self.tools.prompt_notes,
                         self.settings.system_prompt_extra,
+                        sources_note(options.data_sources),
+                        options.persona,
                     ],
                 )
             ),
@@ -366,6 +372,7 @@ class TurnRunner:
             # Only needed, and only worth a pass over the history, when a budget may stop a request.
             prompt_estimate=estimate_tokens([history, content]) if hooks.budgeted else 0,
             skills=options.skills,
+            model=options.model,
         )
         if any(b.get("type") == "container_upload" for b in content):
             hooks.sandbox_used = True  # preloaded files are billed even when no code runs
@@ -377,7 +384,8 @@ class TurnRunner:
         return result
 
     def options(self, key: ThreadKey) -> TurnOptions:
-        """The turn's knobs (web access, skills): the deployment's settings, for every channel."""
+        """The turn's knobs: the deployment's settings, with what an admin set for the channel
+        (`/claude config`, bot/assistants/) in their place."""
         settings = self.settings
         web = WebAccess(
             search=settings.web_search,
@@ -385,7 +393,10 @@ class TurnRunner:
             allowed_domains=tuple(settings.web_allowed_domains),
             blocked_domains=tuple(settings.web_blocked_domains),
         )
-        return TurnOptions(web=web, skills=self.skills)
+        base = TurnOptions(web=web, skills=self.skills, model=settings.claude_model)
+        if self.assistants is None:
+            return base
+        return self.assistants.assistant(key.channel_id).options(base, self.skills)
 
     async def _question(
         self, start: TurnStart, reply: ThreadReply, history: list[Message], hooks: _Hooks, *, again: bool
@@ -494,12 +505,25 @@ class TurnRunner:
     # --- tools ------------------------------------------------------------------------------------
 
     async def run_tool(
-        self, name: str, tool_input: dict[str, Any], key: ThreadKey, asker: str, reply: ThreadReply
+        self,
+        name: str,
+        tool_input: dict[str, Any],
+        key: ThreadKey,
+        asker: str,
+        reply: ThreadReply,
+        *,
+        data_sources: frozenset[str] | None = None,
     ) -> ToolOutput:
         async def messages(limit: int) -> list[dict[str, Any]]:
             return [m.to_json() for m in await self.slack.thread_messages(key, limit=limit)]
 
-        ctx = ToolContext(key=key, user_id=asker, thread_messages=messages, post_note=reply.note)
+        ctx = ToolContext(
+            key=key,
+            user_id=asker,
+            thread_messages=messages,
+            post_note=reply.note,
+            data_sources=data_sources,
+        )
         return await self.tools.run(name, tool_input, ctx)
 
 
@@ -514,6 +538,9 @@ class _Hooks:
         self.reply = reply
         self.control = control
         self.saved = start.resumed is not None and bool(start.resumed.messages)
+        # Read once, when the turn starts: a change an admin makes meanwhile applies from the next turn.
+        self.options = runner.options(start.thread.key)
+        self.model = self.options.model or runner.settings.claude_model
         self.usage = Usage()
         self.deadline: float | None = None  # the turn's end, on the event loop's clock
         self.budget: TurnSpend | None = None
@@ -540,7 +567,7 @@ class _Hooks:
         asker = self.start.items[-1].user_id
         channel = self.start.thread.key.channel_id
         limits = await tracker.limits_for(channel)
-        self.budget = tracker.turn(asker, channel, limits)
+        self.budget = tracker.turn(asker, channel, limits, model=self.model)
         if not limits:
             return None
         verdict = await tracker.verdict(asker, channel, limits)
@@ -618,7 +645,15 @@ class _Hooks:
 
     async def run_tool(self, name: str, tool_input: dict[str, Any]) -> ToolOutput:
         asker = self.start.items[-1].user_id
-        return await self.runner.run_tool(name, tool_input, self.start.thread.key, asker, self.reply)
+        return await self.runner.run_tool(
+            name,
+            tool_input,
+            self.start.thread.key,
+            asker,
+            self.reply,
+            # The turn's own options: what its prompt told Claude is what its tools allow.
+            data_sources=self.options.data_sources,
+        )
 
     async def reattach_blocks(self) -> list[Block]:
         return await self.runner.reattach_blocks(self.start.thread.key)

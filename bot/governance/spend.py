@@ -34,6 +34,7 @@ from bot.governance.budgets import (
     period_start,
 )
 from bot.governance.pricing import (
+    ModelPrices,
     PriceBook,
     ResponseUsage,
     container_cost_micros,
@@ -110,6 +111,7 @@ class TurnSpend:
     user_id: str
     channel_id: str
     limits: Limits
+    prices: ModelPrices
     cost_micros: int = 0
     last_prompt_tokens: int = 0
     last_output_tokens: int = 0
@@ -118,7 +120,7 @@ class TurnSpend:
     def count(self, usage: Usage) -> Usage:
         """Price one response (its own usage: Haiku 5.5's long-prompt rate is per request)."""
         priced = response_cost_micros(
-            self.tracker.prices,
+            self.prices,
             ResponseUsage(
                 input_tokens=usage.input_tokens,
                 output_tokens=usage.output_tokens,
@@ -146,7 +148,7 @@ class TurnSpend:
     def estimate(self, prompt_tokens: int, max_tokens: int) -> int:
         """µ$ the next request may cost: what was read before is read from the cache again, the rest
         is written to it (1-hour TTL), and the output is at least as long as the last one."""
-        prices = self.tracker.prices
+        prices = self.prices
         cached = min(self.last_prompt_tokens, prompt_tokens)
         fresh = max(0, prompt_tokens - cached)
         output = min(max_tokens, max(MIN_OUTPUT_ESTIMATE, self.last_output_tokens))
@@ -203,8 +205,10 @@ class SpendTracker:
         """The configured limits with the channel's own budgets (set by an admin) in place."""
         return self.limits.overridden(channel_overrides(await self.source.channel_settings(channel_id)))
 
-    def turn(self, user_id: str, channel_id: str, limits: Limits) -> TurnSpend:
-        return TurnSpend(self, user_id, channel_id, limits)
+    def turn(self, user_id: str, channel_id: str, limits: Limits, *, model: str | None = None) -> TurnSpend:
+        """A turn's spending, priced for its model (a channel's own, or the deployment's)."""
+        prices = self.prices if model is None else self.book.for_model(model)
+        return TurnSpend(self, user_id, channel_id, limits, prices)
 
     async def spent(self, user_id: str, channel_id: str) -> dict[Key, int]:
         """µ$ spent per (scope, period) for this person and channel: finished turns (from the store,

@@ -1,6 +1,6 @@
 """The app's Home tab, as Block Kit (pure): a person's usage and limits; for admins also the spend of
 the last 30 days, as a chart and a table, the top channels and people, turns and errors, and the
-channel budgets.
+channel budgets, and the channels with an assistant of their own.
 
 Limits: a Home tab view holds at most 100 blocks (docs.slack.dev/reference/views/home-tab-views), a
 section's text 3,000 characters, a header's 150; the view here is about 15 blocks, and every list in
@@ -20,6 +20,7 @@ from bot.governance.budgets import Key, Limits, Period, Scope
 from bot.governance.chart import Bar
 from bot.governance.pricing import dollars
 from bot.governance.spend import CHANNEL_DAILY, CHANNEL_MONTHLY
+from bot.slack.assistant_text import assistant_summary
 from bot.store.accounting import SpendRow
 
 DAYS = 30
@@ -161,10 +162,12 @@ def admin_blocks(data: AdminData, *, chart_file: str | None, updated: str) -> li
     )
     blocks.append(_section(_outcomes(data.outcomes)))
     blocks.append(_section(_channel_budgets(data.limits, data.channel_budgets)))
+    blocks.append(_section(_channel_assistants(data.channel_budgets)))
     blocks.append(
         _context(
             f"Last {DAYS} days, updated {updated}. Change a channel's budgets with "
-            "`/claude budget [channel] daily <dollars> monthly <dollars>`."
+            "`/claude budget [channel] daily <dollars> monthly <dollars>`, or everything about how I "
+            "work there with `/claude config` in the channel."
         )
     )
     return blocks
@@ -225,6 +228,18 @@ def _outcomes(outcomes: Mapping[str, int]) -> str:
     )
     line = f"*Turns:* {total}" + (f" ({parts})" if parts else "")
     return line + f"\n*Errors:* {errors}" + (f" ({100 * errors / total:.0f}% of turns)" if total else "")
+
+
+def _channel_assistants(settings: Mapping[str, Mapping[str, Any]]) -> str:
+    """The channels whose admins changed how the assistant works there (`/claude config`)."""
+    shown = [(c, line) for c, values in sorted(settings.items()) if (line := assistant_summary(values))]
+    lines = ["*Channels with their own assistant*"]
+    lines += [f"• <#{channel}>: {line}" for channel, line in shown[:MAX_CHANNEL_BUDGET_LINES]]
+    if len(shown) > MAX_CHANNEL_BUDGET_LINES:
+        lines.append(f"…and {len(shown) - MAX_CHANNEL_BUDGET_LINES} more channels")
+    if not shown:
+        lines.append("Every channel has the deployment's assistant.")
+    return "\n".join(lines)
 
 
 def _channel_budgets(limits: Limits, overrides: Mapping[str, Mapping[str, Any]]) -> str:

@@ -9,6 +9,7 @@ with only its event id kept.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from bot.engine import Engine
@@ -28,14 +29,15 @@ class Intake:
         *,
         team_id: str,
         bot_user_id: str,
-        only_when_mentioned: bool,
+        needs_mention: Callable[[str], bool],
     ) -> None:
         self.engine = engine
         self.store = store
         self.gate = gate
         self.team_id = team_id
         self.bot_user_id = bot_user_id
-        self.only_when_mentioned = only_when_mentioned
+        # Per channel: `ONLY_WHEN_MENTIONED`, or what an admin set for it (`/claude config`).
+        self.needs_mention = needs_mention
 
     async def accept(self, body: dict[str, Any]) -> None:
         """Store the message of an `event_callback` body if the bot should answer it."""
@@ -53,7 +55,7 @@ class Intake:
             team_id=self.team_id,
             event_id=body.get("event_id"),
             bot_user_id=self.bot_user_id,
-            only_when_mentioned=self.only_when_mentioned,
+            only_when_mentioned=self.needs_mention(str(event.get("channel") or "")),
         )
         # Only what must be stored before its acknowledgement makes a burst: the echoes of the bot's
         # own posts are acknowledged at once, and counting them made a steady 100 conversations look

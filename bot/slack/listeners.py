@@ -17,6 +17,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp, AsyncRespond
 
 from bot.slack import render
+from bot.slack.assistant_config import AssistantConfig
+from bot.slack.assistant_modal import CALLBACK_ID
 from bot.slack.controls import Controls
 from bot.slack.home_tab import HomeTab
 from bot.slack.intake import Intake
@@ -49,6 +51,7 @@ def register_listeners(
     slash: SlashCommand,
     controls: Controls,
     home: HomeTab,
+    assistant: AssistantConfig,
     slash_command: str,
 ) -> None:
     async def persist(body: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
@@ -71,6 +74,11 @@ def register_listeners(
     @app.command(slash_command)
     async def command(ack: Any, command: dict[str, Any]) -> None:
         await slash.handle(ack, command)
+
+    @app.view(CALLBACK_ID)
+    async def channel_settings(ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        # Acknowledged by the handler: its ack carries the errors to show in the modal, if any.
+        await assistant.submitted(ack, body, view)
 
     @app.action(render.STOP_ACTION)
     async def stop(ack: Any, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:

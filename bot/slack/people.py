@@ -41,6 +41,8 @@ class Account:
     team_id: str | None  # the person's own workspace (another organisation's over Slack Connect)
     # None: Slack did not say (the lookup was refused); such an account is treated as a guest's.
     is_guest: bool | None
+    # A workspace admin or owner (`is_admin` / `is_owner` / `is_primary_owner`): may configure channels.
+    is_admin: bool = False
 
 
 class Accounts:
@@ -94,6 +96,7 @@ def account_of(user: Mapping[str, Any]) -> Account:
         name=str(profile.get("display_name") or user.get("real_name") or user.get("name") or user_id),
         team_id=str(user.get("team_id") or "") or None,
         is_guest=bool(user.get("is_restricted") or user.get("is_ultra_restricted")),
+        is_admin=bool(user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")),
     )
 
 

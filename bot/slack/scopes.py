@@ -25,6 +25,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "files.delete": ("files:write",),  # the Home tab chart a new one replaced
     "views.publish": (),  # the Home tab; no scope (docs.slack.dev/reference/methods/views.publish)
+    "views.open": (),  # `/claude config`; no scope (docs.slack.dev/reference/methods/views.open)
     "usergroups.users.list": ("usergroups:read",),  # ALLOWED_USERGROUPS
     "reactions.add": ("reactions:write",),
     "users.info": ("users:read",),

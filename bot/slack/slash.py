@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.model import ThreadKey
 from bot.slack.access import AccessGate, place_of
+from bot.slack.assistant_config import AssistantConfig
 from bot.slack.auditing import audit
 from bot.slack.commands import CommandIntake
 from bot.slack.spending_commands import SpendingCommands
@@ -44,6 +45,8 @@ def help_text(command: str, bot_name: str, skills: Sequence[tuple[str, str]] = (
             f"• `{command} usage` shows what you spent today and this month, against your budgets.",
             f"• `{command} budget` shows this channel's budgets (admins change them: "
             f"`{command} budget daily 20 monthly 200`).",
+            f"• `{command} config` sets how I work in this channel: persona, model, web, data sources, "
+            "skills, budgets, whether thread replies need a mention (for the channel's creator and admins).",
             *([f"• Skills I can use to make files: {skills_list(skills)}."] if skills else []),
         ]
     )
@@ -78,6 +81,7 @@ class SlashCommand:
         gate: AccessGate,
         questions: CommandIntake,
         spending: SpendingCommands,
+        assistant: AssistantConfig,
         *,
         command: str,
         bot_name: str,
@@ -88,6 +92,7 @@ class SlashCommand:
         self.gate = gate
         self.questions = questions
         self.spending = spending
+        self.assistant = assistant
         self.command = command
         self.bot_name = bot_name
 
@@ -101,7 +106,10 @@ class SlashCommand:
             await ack(help_text(self.command, self.bot_name, self.skills))
             return
         if verb == "status" and len(words) == 1:
-            await ack(await self._in_time(status_text(self.store, user)))
+            await ack(await self._in_time(self._status(user, channel)))
+            return
+        if verb == "config" and len(words) == 1:
+            await self.assistant.open(ack, payload)
             return
         if verb == "usage" and len(words) == 1:
             await ack(await self._in_time(self.spending.usage(user, channel)))
@@ -110,6 +118,13 @@ class SlashCommand:
             await ack(await self._in_time(self.spending.budget(user, channel, words[1:])))
             return
         await self._question(ack, payload, user, channel)
+
+    async def _status(self, user: str, channel: str) -> str:
+        """What runs for the person, and, in a channel, how its assistant is set up."""
+        mine = await status_text(self.store, user)
+        if not channel or channel.startswith("D"):
+            return mine
+        return mine + "\n\n" + await self.assistant.describe(channel)
 
     async def _question(
         self, ack: Callable[..., Awaitable[None]], payload: dict[str, Any], user: str, channel: str

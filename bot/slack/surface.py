@@ -62,10 +62,11 @@ class SlackSurface:
         bot_user_id: str,
         bot_name: str,
         update_seconds: float,
-        only_when_mentioned: bool = False,
+        needs_mention: Callable[[str], bool] = lambda _channel: False,
         stream_max_seconds: float = STREAM_MAX_SECONDS,
     ) -> None:
-        self.only_when_mentioned = only_when_mentioned
+        # Per channel: `ONLY_WHEN_MENTIONED`, or what an admin set for it (`/claude config`).
+        self.needs_mention = needs_mention
         self.client = client
         self.session = session
         self.budget = budget
@@ -230,7 +231,7 @@ class SlackSurface:
                 team_id=key.team_id,
                 event_id=None,
                 bot_user_id=self.bot_user_id,
-                only_when_mentioned=self.only_when_mentioned,
+                only_when_mentioned=self.needs_mention(key.channel_id),
             )
             if candidate is None:
                 continue

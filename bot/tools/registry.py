@@ -31,6 +31,8 @@ class ToolContext:
     user_id: str
     thread_messages: Callable[[int], Awaitable[list[dict[str, Any]]]]
     post_note: Callable[[str], Awaitable[None]]
+    # The data sources the thread's channel may query (`/claude config`); None: every one.
+    data_sources: frozenset[str] | None = None
 
 
 Handler = Callable[[ToolContext, dict[str, Any]], Awaitable[str | dict[str, Any] | list[Any]]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .api_base import APP_ONLY, BOT_ONLY, ApiCall, ApiError, MethodSpec, get_channel
-from .constants import BOT_NAME, TEAM_ID, TEAM_NAME, WORKSPACE_URL
+from .constants import TEAM_ID, TEAM_NAME, WORKSPACE_URL
 from .models import JSON, StatusEntry
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ async def auth_test(core: Core, call: ApiCall) -> JSON:
     out: JSON = {"ok": True, "url": WORKSPACE_URL, "team": TEAM_NAME, "user": user.name, "team_id": TEAM_ID}
     out["user_id"] = user.id
     if call.is_bot:
-        out["user"] = BOT_NAME
         out["bot_id"] = user.bot_id
     out["is_enterprise_install"] = False
     return out

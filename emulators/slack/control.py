@@ -162,6 +162,8 @@ def add_routes(app: web.Application, slack: SlackEmulator) -> None:
     async def user(request: web.Request) -> web.Response:
         body = await body_of(request)
         user_id = slack.add_user(body["name"], team_id=body.get("team_id"), guest=body.get("guest"))
+        if body.get("admin") or body.get("owner"):
+            slack.make_workspace_admin(user_id, owner=bool(body.get("owner")))
         for channel_ref in body.get("channels") or []:
             slack.add_to_channel(user_id, channel_ref)
         return answer({"ok": True, "id": user_id})
@@ -180,5 +182,30 @@ def add_routes(app: web.Application, slack: SlackEmulator) -> None:
     async def home(request: web.Request) -> web.Response:
         tab = slack.home_tab(request.query["user"])
         return answer({"home": asdict(tab) if tab is not None else None})
+
+    @routes.get("/_emulator/modal")
+    async def modal(request: web.Request) -> web.Response:
+        shown = slack.modal(request.query["user"])
+        if shown is None:
+            return answer({"modal": None})
+        fields = ("id", "title", "blocks", "errors", "callback_id", "private_metadata")
+        return answer({"modal": {name: getattr(shown, name) for name in fields}})
+
+    @routes.post("/_emulator/modal")
+    async def submit_modal(request: web.Request) -> web.Response:
+        body = await body_of(request)
+        try:
+            ack = await slack.submit_modal(body["user"], body.get("values") or {})
+        except (LookupError, ValueError, TimeoutError) as error:
+            return answer({"ok": False, "error": str(error)}, status=400)
+        return answer({"ok": True, "ack": ack})
+
+    @routes.post("/_emulator/modal/close")
+    async def close_modal(request: web.Request) -> web.Response:
+        try:
+            await slack.close_modal((await body_of(request))["user"])
+        except (LookupError, TimeoutError) as error:
+            return answer({"ok": False, "error": str(error)}, status=400)
+        return answer({"ok": True})
 
     app.add_routes(routes)

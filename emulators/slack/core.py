@@ -28,6 +28,7 @@ from .files import FileStore
 from .http_delivery import HttpDelivery
 from .ids import IdFactory
 from .interactivity import Interactions
+from .modals import Modals
 from .models import CallRecord, DownloadRecord, Envelope, Token
 from .rate_limits import RateLimiter
 from .side_effects import SpecialMention, Unfurl
@@ -106,6 +107,7 @@ class Core:
         self.http = HttpDelivery(self)
         self.events = EventBus(self)
         self.interactions = Interactions(self)
+        self.modals = Modals(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._timers: set[asyncio.TimerHandle] = set()
 

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from .core import Core
 from .home import HomeTab, home_tab
+from .modals import Modal, SubmittedValue
+from .models import JSON
 from .person import People
 
 
@@ -32,6 +34,39 @@ class Directory:
         if uid not in conversation.members:
             conversation.members.append(uid)
             self._core.notify()
+
+    def make_workspace_admin(self, user: str, *, owner: bool = False) -> None:
+        """Make someone a workspace admin (or owner): users.info says `is_admin` (and `is_owner`)."""
+        person = self._core.ws.resolve_user(user)
+        person.is_admin, person.is_owner = True, owner
+        self._core.notify()
+
+    def channel_creator(self, channel: str) -> str:
+        """Who created the conversation (conversations.info `creator`)."""
+        return self._core.ws.resolve_channel(channel).creator
+
+    def set_channel_creator(self, channel: str, user: str) -> None:
+        self._core.ws.resolve_channel(channel).creator = self._core.ws.resolve_user(user).id
+        self._core.notify()
+
+    def modal(self, user: str) -> Modal | None:
+        """The modal `user` has open now (None when there is none), with the errors it shows."""
+        return self._core.modals.current(user)
+
+    async def submit_modal(
+        self, user: str, values: dict[str, SubmittedValue] | None = None
+    ) -> dict[str, object]:
+        """Fill in `values` (by block_id or action_id: text, an option's value, or a list of them) and
+        press Submit: a `view_submission`. Returns the app's ack (`response_action`, `errors`)."""
+        return await self._core.modals.submit(user, values or {})
+
+    async def close_modal(self, user: str) -> None:
+        """Press Cancel: `view_closed` when the view has `notify_on_close`."""
+        await self._core.modals.close(user)
+
+    @property
+    def view_submissions(self) -> list[JSON]:
+        return list(self._core.modals.submissions)
 
     async def open_home_tab(self, user: str) -> None:
         """The person opens the app's Home tab (app_home_opened, `tab: "home"`)."""

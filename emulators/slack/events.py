@@ -54,7 +54,8 @@ class EventBus:
             type=kind,
             payload=payload,
             # §10.2: only slash commands (and view submissions) accept a response payload in the ack.
-            accepts_response_payload=kind == "slash_commands",
+            accepts_response_payload=kind == "slash_commands"
+            or (kind == "interactive" and payload.get("type") == "view_submission"),
             transport="http" if core.http.url else "socket",
         )
         core.record_envelope(envelope)

@@ -171,14 +171,14 @@ class Interactions:
             "api_app_id": APP_ID,
             "is_enterprise_install": "false",
             "response_url": response_url,
-            "trigger_id": core.ids.trigger_id(),
+            "trigger_id": core.modals.issue_trigger(person.id),
         }
         envelope = await core.events.deliver("slash_commands", payload)
         self._by_envelope[envelope.envelope_id] = record
-        await self._await_ack(envelope, f"slash command {command}")
+        await self.await_ack(envelope, f"slash command {command}")
         return dict(envelope.ack_payload or {})
 
-    async def _await_ack(self, envelope: Envelope, what: str) -> None:
+    async def await_ack(self, envelope: Envelope, what: str) -> None:
         timeout = self.core.settings.slash_ack_timeout_s
         try:
             await self.core.wait_until(lambda: envelope.acked, timeout)
@@ -239,7 +239,7 @@ class Interactions:
             "api_app_id": APP_ID,
             "token": VERIFICATION_TOKEN,
             "container": container,
-            "trigger_id": core.ids.trigger_id(),
+            "trigger_id": core.modals.issue_trigger(person.id),
             "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
             "enterprise": None,
             "is_enterprise_install": False,
@@ -253,7 +253,7 @@ class Interactions:
             actions=[self._action(element, block_id, value)],
         )
         envelope = await core.events.deliver("interactive", payload)
-        await self._await_ack(envelope, f"button {action_id}")
+        await self.await_ack(envelope, f"button {action_id}")
         return dict(envelope.ack_payload or {})
 
     def _action(self, element: JSON, block_id: str, value: str | None) -> JSON:

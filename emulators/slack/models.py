@@ -38,6 +38,9 @@ class User:
     # A guest account: "multi" (multi-channel, `is_restricted`) or "single" (single-channel, also
     # `is_ultra_restricted`); None for a full member (see README "Guests and user groups").
     guest: GuestKind | None = None
+    # A workspace admin or owner (users.info `is_admin` / `is_owner`; an owner is an admin too).
+    is_admin: bool = False
+    is_owner: bool = False
 
     @property
     def display_name(self) -> str:

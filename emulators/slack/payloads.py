@@ -334,8 +334,8 @@ def user_json(user: User) -> JSON:
         "tz_label": "Greenwich Mean Time",
         "tz_offset": 0,
         "profile": profile,
-        "is_admin": False,
-        "is_owner": False,
+        "is_admin": user.is_admin or user.is_owner,
+        "is_owner": user.is_owner,
         "is_primary_owner": False,
         # Guests (docs.slack.dev/reference/objects/user-object): `is_restricted` marks a guest,
         # `is_ultra_restricted` a single-channel guest, which is a kind of restricted account (both set).

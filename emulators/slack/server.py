@@ -78,12 +78,15 @@ class SlackEmulator(Directory):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        mount: Callable[[web.Application], None] | None = None,
         bot_token: str | None = None,
         app_token: str | None = None,
         signing_secret: str | None = None,
         post_burst: int = POST_MESSAGE_BURST,
         tier_burst: float = TIER_BURST_MINUTES,
     ) -> None:
+        """`mount` adds routes of its own to the main app before it serves (the playground's page)."""
+        self._mount = mount
         self._tmp = tempfile.TemporaryDirectory(prefix="slack-emulator-")
         self._core = Core(
             bot_scopes=set(bot_scopes) if bot_scopes is not None else None,
@@ -138,6 +141,8 @@ class SlackEmulator(Directory):
         primary.router.add_post("/actions/{team}/{url_id}/{token}", core.interactions.handle)
         primary.router.add_get("/health", health)
         control.add_routes(primary, self)
+        if self._mount is not None:
+            self._mount(primary)
 
         alt = web.Application()
         alt.router.add_get("/files-pri/{team_file}/{name}", files_alt)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from . import api_chat, api_conversations, api_directory, api_files, api_misc, api_stream, api_views
+from . import api_chat, api_conversations, api_directory, api_files, api_misc, api_stream, api_views, modals
 from .api_base import ApiCall, ApiError, MethodSpec, Params
 from .models import JSON, CallRecord, Token
 
@@ -28,6 +28,7 @@ METHODS: dict[str, MethodSpec] = {
     **api_files.METHODS,
     **api_views.METHODS,
     **api_directory.METHODS,
+    **modals.METHODS,
 }
 
 

@@ -71,7 +71,11 @@ def admin_data() -> AdminData:
         limits=Limits(
             {(Scope.WORKSPACE, Period.MONTH): 100_000_000, (Scope.CHANNEL, Period.DAY): 10_000_000}
         ),
-        channel_budgets={"C_DATA": {CHANNEL_DAILY: 20, CHANNEL_MONTHLY: 200}, "C_OPS": {"assistant": "x"}},
+        channel_budgets={
+            "C_DATA": {CHANNEL_DAILY: 20, CHANNEL_MONTHLY: 200},
+            "C_OPS": {"assistant": "x"},
+            "C_SQL": {"preset": "sql", "model": "claude-opus-5", "web_search": False, "data_sources": []},
+        },
     )
 
 
@@ -103,6 +107,10 @@ def test_the_admin_view_has_chart_table_rankings_outcomes_and_budgets() -> None:
     assert (
         "• <#C_DATA>: daily $20.00, monthly $200.00" in text
         and "C_OPS" not in text.split("Channel budgets")[1]
+    )
+    assert (
+        "• <#C_SQL>: Terse SQL helper; `claude-opus-5`; web search off; data sources: none" in text
+        and "C_DATA" not in text.split("their own assistant")[1]
     )
 
 

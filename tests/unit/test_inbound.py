@@ -222,7 +222,7 @@ async def test_only_what_must_be_stored_counts_towards_a_burst(fixture: str, cou
         gate=cast(AccessGate, None),
         team_id="T0123ABCD",
         bot_user_id=BOT,
-        only_when_mentioned=False,
+        needs_mention=lambda _channel: False,
     )
     intake.candidate(load(fixture))
     assert arrivals.in_burst is counted
