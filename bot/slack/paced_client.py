@@ -183,9 +183,9 @@ class Pacer:
 
     def try_take(self, option: Option) -> bool:
         """Take now if there is room and nobody waits for the same limits (optional work)."""
-        keys = set(option.keys)
-        if any(keys.intersection(o.keys) for w in self._waiters for o in w.options):
-            return False
+        if self._waiters:
+            # Who waits goes first with what has room now; what is left with room is nobody's yet.
+            self._serve()
         now = self.clock()
         if not self._fits(option, now):
             return False
@@ -251,11 +251,15 @@ class Pacer:
                     self._waiters.remove(waiter)
                     break
             else:
+                # What holds it back is kept for it (a later waiter does not take it first); the
+                # rest stays free: one busy channel's queue does not hold up posts elsewhere.
                 for option in waiter.options:
-                    blocked.update(option.keys)
                     for key in option.keys:
                         b = self.bucket(key)
-                        if b is not None and (at := b.next_token_at(now)) < math.inf:
+                        if b is None or b.ready(now):
+                            continue
+                        blocked.add(key)
+                        if (at := b.next_token_at(now)) < math.inf:
                             wake = at if wake is None else min(wake, at)
         if self._timer is not None:
             self._timer.cancel()

@@ -1,9 +1,11 @@
 """A live answer as ordinary messages, for when streaming is not available or broke mid-way.
 
 A message is posted, then edited in place while the rate budget allows (a step's card becomes a line
-that changes as the step runs and ends); a new message starts when one is full. When no edit is
-allowed at the end, what is not shown yet goes into a new message instead of waiting up to a minute
-for `chat.update` room: nothing is lost, nothing shown twice.
+that changes as the step runs and ends); a new message starts when one is full. In a busy channel a
+live post is made only when the channel has room at once, and live edits leave half of `chat.update`
+for final answers. At the end an edit waits for room for an edit or a post, whichever comes first;
+with a post (or when the edit fails), what is not shown yet goes into a new message: nothing is lost,
+nothing shown twice.
 """
 
 from __future__ import annotations

@@ -120,3 +120,22 @@ async def test_pacing_off_still_obeys_retry_after() -> None:
     assert all(budget.try_take("chat.update") for _ in range(1000))
     budget.rate_limited("chat.update", None, 30.0)
     assert not budget.try_take("chat.update")
+
+
+async def test_a_busy_channel_does_not_hold_up_posts_elsewhere() -> None:
+    clock = Clock()
+    limits: dict[Key, tuple[float, float]] = {
+        ("post", "C1"): (1.0, 1.0),
+        ("post", "C2"): (1.0, 1.0),
+        "post": (5.0, 300.0),
+    }
+    p = pacer(limits, clock)
+    assert p.try_take(Option((("post", "C1"), "post")))
+    busy = asyncio.create_task(p.take([Option((("post", "C1"), "post"))], Priority.FINAL))
+    await asyncio.sleep(0)
+    assert not busy.done()
+    assert await p.take([Option((("post", "C2"), "post"))], Priority.FINAL) == 0  # at once
+    assert not p.try_take(Option((("post", "C1"), "post")))  # C1's next post is for its waiter
+    clock.now = 2.0
+    p._serve()
+    assert await busy == 0
