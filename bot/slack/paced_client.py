@@ -8,9 +8,9 @@ exactly its `Retry-After` (no call of that method, or that channel for posts, be
 halved; after a quiet period the rate comes back in steps up to the documented one (AIMD).
 
 Callers that must write wait in a queue by priority (`Priority`): a sign of life for a waiting person
-first, then final answers, live updates last. A waiter may accept several options (a final answer
-goes out as a post or as a stream, whichever has room first). Optional writes (`try_take`) never
-jump ahead of waiters for the same limit.
+first, then final answers. A waiter may accept several options (a final answer goes out as a post or
+as a stream, whichever has room first). Live updates come last: they never wait, and take only what
+has room once every waiter has had its turn (`try_take`).
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ MARGIN_SECONDS = 0.25
 
 
 class Priority(IntEnum):
-    LIFE = 0  # a sign of life for a person waiting (status, reaction)
+    """Who waits goes by this; live updates never wait (`try_take`: now, or at the next update)."""
+
+    LIFE = 0  # a sign of life for a person waiting (status, reaction), and a call refused by a 429
     FINAL = 1  # a final answer, and anything a person waits for
-    LIVE = 2  # live updates of an answer still being written
 
 
 @dataclass
