@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from bench import cache_ttl, scenarios
+from bench import busy_channel, cache_ttl, scenarios
 
 # The load scenarios measure the bot, not Slack's rate tiers (which the emulator does not enforce in
 # them; in a real workspace 200 simultaneous streams would exceed Tier 2): the bot relies on 429s only.
@@ -80,6 +80,27 @@ def plan(
             lambda: scenarios.stop_latency(n(5, 1), DEFAULTS),
             DEFAULTS,
             {"stop_to_closed_max_s": "<= 1.0", "model_requests_after_stop": "<= 0"},
+        ),
+        "busy_channel_50": (
+            lambda: busy_channel.busy_channel(n(50, 16), DEFAULTS),
+            DEFAULTS,
+            {
+                "wall_vs_optimum": "<= 1.2",
+                "first_visible_p95_s": "<= 2.0",
+                "answers_never_final": "<= 0",
+                "answers_with_text_lost": "<= 0",
+                "answers_split_mid_word": "<= 0",
+            },
+        ),
+        "busy_channel_200": (
+            lambda: busy_channel.busy_channel(n(200, 16), DEFAULTS, compare=not quick),
+            DEFAULTS,
+            {
+                "wall_vs_optimum": "<= 1.2",
+                "answers_never_final": "<= 0",
+                "answers_with_text_lost": "<= 0",
+                "answers_split_mid_word": "<= 0",
+            },
         ),
         "chart_writes": (
             lambda: scenarios.chart_writes(n(50, 3), DEFAULTS),

@@ -8,7 +8,8 @@ driven over HTTP: its standard `/_emulator/*` control endpoints plus a few for b
 - `POST /_bench/mentions {"count", "user", "channel", "text"}`: that many mentions at once (one
   `asyncio.gather`, as in the tests), each in its own thread; answers their ts.
 - `GET /_bench/records`: envelopes and Web API calls, compactly, for the figures.
-- `POST /_bench/tiers {"on": true}`: enforce Slack's documented rate tiers from now on.
+- `POST /_bench/tiers {"on": true, "post_burst": 3, "tier_burst": 1.0}`: enforce Slack's rate limits
+  from now on (the bursts optional).
 
     python -m bench.slack_process --port 0      # prints "ready <port>" when listening
 """
@@ -68,6 +69,9 @@ def routes(slack: SlackEmulator) -> web.RouteTableDef:
                 "at": c.at,
                 "thread_ts": c.params.get("thread_ts"),
                 "ts": c.params.get("ts"),
+                "channel": c.params.get("channel") or c.params.get("channel_id"),
+                "timestamp": c.params.get("timestamp"),
+                "final": "new_session" in str(c.params.get("blocks")),
                 "response_ts": c.response.get("ts") if isinstance(c.response, dict) else None,
                 "stop_button": "stop_turn" in str(c.params.get("blocks")),
             }
@@ -79,7 +83,12 @@ def routes(slack: SlackEmulator) -> web.RouteTableDef:
 
     @table.post("/_bench/tiers")
     async def tiers(request: web.Request) -> web.Response:
-        slack.enforce_rate_tiers = bool((await request.json()).get("on"))
+        body = await request.json()
+        slack.enforce_rate_tiers = bool(body.get("on"))
+        if "post_burst" in body:
+            slack.post_burst = int(body["post_burst"])
+        if "tier_burst" in body:
+            slack.tier_burst = float(body["tier_burst"])
         return web.json_response({"ok": True})
 
     return table

@@ -11,15 +11,12 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import metrics
 from bot.assistants.configs import ChannelConfigs
 from bot.claude.api import ClaudeApi
 from bot.claude.skills_api import SkillsApi
@@ -38,11 +35,11 @@ from bot.slack.assistant_config import AssistantConfig
 from bot.slack.assistant_modal import Choices
 from bot.slack.commands import CommandIntake
 from bot.slack.controls import Controls
-from bot.slack.errors import error_code
 from bot.slack.files_in import SlackFileFetcher
 from bot.slack.home_tab import HomeTab
 from bot.slack.intake import Intake
 from bot.slack.listeners import BotIdentity, register_listeners
+from bot.slack.paced_client import PacedWebClient
 from bot.slack.people import Accounts, UserGroups
 from bot.slack.rate_limits import RateBudget
 from bot.slack.slash import SlashCommand
@@ -60,35 +57,24 @@ SLACK_CONNECTIONS = 32
 WARM_UP_SECONDS = 5.0
 
 
-class CountingWebClient(AsyncWebClient):
-    """The SDK client, counting failed calls by method and error for /metrics."""
-
-    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
-        try:
-            return await super().api_call(api_method, **kwargs)
-        except SlackApiError as exc:
-            metrics.SLACK_ERRORS.labels(api_method, error_code(exc)).inc()
-            raise
-
-
-def make_slack_client(settings: Settings, session: aiohttp.ClientSession) -> AsyncWebClient:
-    """One shared aiohttp session (the SDK opens a new one per call otherwise) and retry handlers,
-    including waiting out 429s with `Retry-After` (off by default in the SDK, slack-platform.md §7)."""
+def make_slack_client(
+    settings: Settings, session: aiohttp.ClientSession, budget: RateBudget
+) -> AsyncWebClient:
+    """One shared aiohttp session (the SDK opens a new one per call otherwise) and retry handlers; a
+    429 is waited out exactly `Retry-After` through the rate budget (paced_client.py), whose method,
+    or channel for posts, waits as long (the SDK's own handler is off by default, slack-platform.md §7)."""
     # slack_sdk formats a debug line of every request and response (parameters and body in full)
     # whenever its logger's own level is unset, since it tests `logger.level <= DEBUG` instead of
     # asking whether debug is enabled; measured at a sixth of the CPU of each call. An explicit
     # level, the one the logger has in effect anyway, skips that unless debug logging is on.
     sdk_log = logging.getLogger("slack_sdk.web.async_client")
     sdk_log.setLevel(sdk_log.getEffectiveLevel())
-    client = CountingWebClient(
+    client = PacedWebClient(
         token=settings.slack_bot_token, base_url=settings.slack_api_url, session=session, logger=sdk_log
     )
-    client.retry_handlers.extend(
-        [
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ]
-    )
+    client.on_rate_limited = budget.rate_limited
+    client.wait_for_retry = budget.wait_for_retry
+    client.retry_handlers.append(AsyncServerErrorRetryHandler(max_retry_count=2))
     if not any(isinstance(h, AsyncConnectionErrorRetryHandler) for h in client.retry_handlers):
         client.retry_handlers.append(AsyncConnectionErrorRetryHandler())
     return client
@@ -171,7 +157,8 @@ async def build(settings: Settings) -> BotApp:
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=30, sock_read=120),
     )
     try:
-        client = make_slack_client(settings, session)
+        budget = RateBudget(enabled=settings.slack_rate_limits == "tiers")
+        client = make_slack_client(settings, session, budget)
         auth = await client.auth_test()
         identity = BotIdentity(
             user_id=str(auth["user_id"]),
@@ -189,7 +176,6 @@ async def build(settings: Settings) -> BotApp:
         fetcher = SlackFileFetcher(
             client, session, token=settings.slack_bot_token, allowed_hosts=allowed, plain_http_hosts=plain
         )
-        budget = RateBudget(enabled=settings.slack_rate_limits == "tiers")
         configs = ChannelConfigs(
             store.all_channel_settings, reload_seconds=settings.channel_settings_reload_seconds
         )

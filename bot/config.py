@@ -215,9 +215,10 @@ class Settings(BaseSettings):
     )
     slack_rate_limits: Literal["tiers", "off"] = Field(
         default="tiers",
-        description="`tiers` keeps every Slack method inside its documented rate tier (no 429s in busy "
-        "workspaces; answers degrade from streaming to plain messages when a tier is spent). `off` relies "
-        "on Slack's 429 + Retry-After only: for workspaces with raised limits, and for load tests.",
+        description="`tiers` paces every Slack method at its documented rate with a burst (posts at 1 per "
+        "second per channel), signs of life first, then final answers, live updates last, and slows down "
+        "after a 429. `off` paces nothing and only obeys Slack's 429 + Retry-After: for workspaces with "
+        "raised limits, and for load tests.",
     )
     stream_update_seconds: float = Field(
         default=1.0, ge=0.2, description="Least time between two updates of a live answer in one thread."

@@ -109,7 +109,7 @@ class Engine:
                 # The thread is mid-turn: show at once that the message was received; it joins the next turn.
                 self._background(self.slack.react(key, inbound.ts, RECEIVED_REACTION, received))
             elif key not in self._workers:
-                self._background(self._show_working(key, received))
+                self._background(self._show_working(key, received, inbound.ts))
             self.kick(key, claimed=result.claimed)
         return result
 
@@ -118,9 +118,9 @@ class Engine:
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
-    async def _show_working(self, key: ThreadKey, received: float) -> None:
+    async def _show_working(self, key: ThreadKey, received: float, message_ts: str) -> None:
         await self.store.arrivals.calm()
-        await self.slack.show_working(key, received)
+        await self.slack.show_working(key, received, message_ts, RECEIVED_REACTION)
 
     def kick(self, key: ThreadKey, *, claimed: asyncio.Future[TurnStart | None] | None = None) -> None:
         """Make sure a worker drains the thread; `claimed` resolves to a first turn the store claimed

@@ -3,7 +3,9 @@
 A streamed message is limited by everything it carries, not only its text: task cards count too,
 their `details` and `output` twice (render.chunk_weight). So what a message can still take is a
 budget in those units, and text is cut at a safe boundary (never mid-table, a line at a time near
-the limit) when it does not fit whole.
+the limit) when it does not fit whole. The end of the text, after its last word boundary, is held
+back (`tail`) until more text settles it or `release` (the final write): a message that ends
+mid-word would have the rest of the word start the next one (boundaries.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack import render
+from bot.slack.boundaries import settled_end
 
 Chunk = dict[str, Any]
 # A streamed message this close to its limit takes whole lines only (see Outbox.take).
@@ -20,15 +23,31 @@ NEAR_LIMIT = 2_000
 class Outbox:
     def __init__(self) -> None:
         self.chunks: list[Chunk] = []
+        self.tail = ""  # text not settled yet (a word may go on): not taken until released
 
     def __bool__(self) -> bool:
         return bool(self.chunks)
 
     def add(self, chunk: Chunk) -> None:
+        self.release()
         self.chunks.append(chunk)
 
     def add_text(self, text: str) -> None:
-        """Text joins the markdown chunk before it, so a flush sends it as one piece."""
+        """Text joins the markdown chunk before it, so a flush sends it as one piece; its end after
+        the last word boundary waits in `tail`."""
+        text = self.tail + text
+        cut = settled_end(text)
+        self.tail = text[cut:]
+        if cut:
+            self._join(text[:cut])
+
+    def release(self) -> None:
+        """No more text is coming (the final write, a card, a withdrawal): the tail goes out as it is."""
+        if self.tail:
+            tail, self.tail = self.tail, ""
+            self._join(tail)
+
+    def _join(self, text: str) -> None:
         if self.chunks and self.chunks[-1]["type"] == "markdown_text":
             self.chunks[-1] = render.markdown_chunk(self.chunks[-1]["text"] + text)
         else:

@@ -1,9 +1,11 @@
 """A live answer as ordinary messages, for when streaming is not available or broke mid-way.
 
 A message is posted, then edited in place while the rate budget allows (a step's card becomes a line
-that changes as the step runs and ends); a new message starts when one is full. When no edit is
-allowed at the end, what is not shown yet goes into a new message instead of waiting up to a minute
-for `chat.update` room: nothing is lost, nothing shown twice.
+that changes as the step runs and ends); a new message starts when one is full. In a busy channel a
+live post is made only when the channel has room at once, and live edits leave half of `chat.update`
+for final answers. At the end an edit waits for room for an edit or a post, whichever comes first;
+with a post (or when the edit fails), what is not shown yet goes into a new message: nothing is lost,
+nothing shown twice.
 """
 
 from __future__ import annotations
@@ -67,6 +69,33 @@ class PlainMessages:
         self._posted = posted
         self._msg = _Message()
         self.gone = False  # Slack refuses our posts here: nothing more can be shown
+        self._paid = False  # a post's turn taken and not used yet
+
+    def post_paid(self) -> None:
+        """The next post's turn is taken already (reply.py chose a post over a stream)."""
+        self._paid = True
+
+    async def _room_to_post(self, final: bool) -> bool:
+        """A new message now: its turn taken already, waited for (the final answer), or for a live
+        update only if the channel has room at once (else the next flush tries again)."""
+        if self._paid:
+            self._paid = False
+            return True
+        if final:
+            await self.budget.take_post(self.key.channel_id)
+            return True
+        return self.budget.try_take_post(self.key.channel_id)
+
+    async def _edit(self, content: str, closing: list[dict[str, Any]] | None, *, urgent: bool) -> bool:
+        """Edit the current message. A live update only while the edits have room to spare (they are
+        kept for the final answers of a busy channel); an urgent one waits for an edit or a post,
+        whichever has room first (with a post, what is not shown goes into a new message)."""
+        if not urgent:
+            return self.budget.try_take_live("chat.update") and await self._update(content, closing)
+        if await self.budget.take_edit(self.key.channel_id) == "post":
+            self._paid = True
+            return False
+        return await self._update(content, closing)
 
     def unseen(self) -> bool:
         """Something of the current message is not on screen as it is now."""
@@ -98,25 +127,28 @@ class PlainMessages:
             elif chunk["type"] == "task_update" and ("card", chunk["id"]) not in self._msg.pieces:
                 self._msg.pieces.append(("card", chunk["id"]))
         while not self.gone:
+            # Room to post is had before rendering: a message over the size limit is rendered flat.
+            if self._msg.ts is None and not await self._room_to_post(final):
+                return
             # Taken before rendering: a message over the size limit is flattened into its text
             # (its steps' lines included), after which the pieces not yet seen cannot be told apart.
             unseen = self._changed_and_unseen()
             content, rest = self._render()
             if not content.strip() and not final:
+                self._paid = self._msg.ts is None  # the post's turn is kept for the next step
                 return
             done = not rest
             closing = blocks if final and done else None
             if self._msg.ts is None:
-                await self.budget.take_post(self.key.channel_id)
                 await self._before_first_post()
                 if not await self._post(content, closing):
                     return
-            elif (content != self._msg.shown or closing) and not (
-                self.budget.try_take("chat.update") and await self._update(content, closing)
+            elif (content != self._msg.shown or closing) and not await self._edit(
+                content, closing, urgent=final or bool(rest)
             ):
                 if not (final or rest):
                     return  # try again at the next flush
-                # No room (or no way) to edit at the end: what is not shown yet goes into a new message.
+                # No way to edit at the end: what is not shown yet goes into a new message.
                 self._msg = _Message(pieces=self._unshown(content, rest, unseen))
                 continue
             if done:

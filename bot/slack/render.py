@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model import StepFinished, StepStarted, StepStatus
+from bot.slack.boundaries import bounded_cut
 from bot.slack.safe_text import neutralize_mentions
 
 # Room under Slack's 12,000 so a closing fence and a continuation marker always fit.
@@ -87,7 +88,7 @@ def choose_cut(text: str, limit: int, *, hard: bool = True) -> int:
         return good_paragraphs[-1]
     if candidates:
         return candidates[-1]
-    return limit if hard else 0
+    return bounded_cut(text, limit) if hard else 0
 
 
 def _inside_table(text: str, index: int) -> bool:

@@ -231,6 +231,7 @@ class ThreadReply:
         for card_id in gone.card_ids:
             self._cards.pop(card_id, None)
         async with self._io:
+            self._outbox.release()  # the held end of a word is counted as shown (ShownLog)
             left = trim_chunks(self._outbox.chunks, gone.shown_chars, gone.card_ids)
             stream = self._stream
             written = left > 0 or bool(stream is not None and stream.cards & gone.card_ids)
@@ -246,7 +247,7 @@ class ThreadReply:
         """Stop the stream (its stop was paid for when it opened) so that its message can be edited."""
         stream = self._stream
         assert stream is not None
-        self.budget.refresh("chat.stopStream")
+        self.budget.stop_now()
         try:
             await self.client.chat_stopStream(channel=self.key.channel_id, ts=stream.ts)
         except CallFailed as exc:
@@ -310,28 +311,44 @@ class ThreadReply:
         """Send what is buffered. Intermediate flushes may be skipped for lack of rate budget."""
         if self.mode in ("gone", "done"):
             return
+        if final:
+            self._outbox.release()  # the final write takes everything, whole words or not
         if self.mode == "idle":
             if not self._outbox and not final:
                 return
-            await self._open_stream()
+            await self._open_stream(final=final)
         while self.mode == "stream" and (self._outbox or final or self._stream_aging()):
             if not await self._stream_step(final=final, blocks=blocks):
                 break
         if self.mode == "fallback":
+            self._last_write = time.monotonic()  # paces the edits of a plain message like appends
             await self._plain.step(self._outbox.take_all(), final=final, blocks=blocks)
             if self._plain.gone:
                 self.mode = "gone"
 
-    async def _open_stream(self) -> None:
-        """A new stream message; plain messages when the rate budget has no room for one (a stream
-        costs a start and a stop)."""
-        if self.budget.try_take("chat.startStream", "chat.stopStream"):
+    async def _open_stream(self, *, final: bool) -> None:
+        """A new stream message (a start, and its stop promised), else a plain message. In a busy
+        channel a live update takes whichever has room now, or waits for the next flush; the final
+        answer waits its turn for whichever has room first: a congested thread then gets its whole
+        answer in one write (paced_client.py)."""
+        if self.budget.try_open_stream():
             await self._start_stream()
-        else:
+        elif self.budget.try_take_post(self.key.channel_id):
             self._to_fallback([], "")
+            self._plain.post_paid()
+        elif final:
+            if await self.budget.take_answer(self.key.channel_id) == "stream":
+                await self._start_stream()
+            else:
+                self._to_fallback([], "")
+                self._plain.post_paid()
 
     async def _start_stream(self) -> None:
-        await self._first_post()
+        try:
+            await self._first_post()
+        except BaseException:
+            self.budget.stop_not_needed()
+            raise
         chunks = self._outbox.take(render.STREAM_BUDGET, empty_message=True)
         try:
             resp = await self.client.chat_startStream(
@@ -343,6 +360,7 @@ class ThreadReply:
             )
         except CallFailed as exc:
             log.warning("chat.startStream failed (%s); falling back to a plain message", failure(exc))
+            self.budget.stop_not_needed()
             self._to_fallback(chunks, "")
             return
         self.mode = "stream"
@@ -392,7 +410,7 @@ class ThreadReply:
             [s for s in sorted(stream.cards | _card_ids(chunks)) if self._is_running(s)] if going_on else []
         )
         closing += [render.task_continued(s, self._cards[s].title, where="below") for s in running]
-        self.budget.refresh("chat.stopStream")
+        self.budget.stop_now()
         try:
             await self.client.chat_stopStream(
                 channel=self.key.channel_id,
@@ -413,7 +431,7 @@ class ThreadReply:
         self._stream = None
         if not self._outbox:
             return False  # a new stream opens with the next output
-        await self._open_stream()
+        await self._open_stream(final=final)
         return self.mode == "stream"
 
     def _is_running(self, step_id: str) -> bool:
@@ -427,6 +445,8 @@ class ThreadReply:
         self._confirm_again = code in ("message_not_in_streaming_state", "message_not_found")
         if code not in STREAM_OVER:
             self._close_abandoned_stream()
+        else:
+            self.budget.stop_not_needed()
         stream = self._stream
         self._to_fallback(chunks, stream.sent_text if stream is not None else "")
         return False
@@ -435,8 +455,9 @@ class ThreadReply:
         """Stop a stream given up on while it may still be open, so it does not show as in progress
         until Slack expires it (best effort, in the background)."""
         stream = self._stream
-        if stream is None or not self.budget.try_take("chat.stopStream"):
+        if stream is None:
             return
+        self.budget.stop_now()  # promised when it opened
 
         async def stop() -> None:
             with contextlib.suppress(*CallFailed):
@@ -520,6 +541,7 @@ class ThreadReply:
         try:
             async with self._io:
                 await self._stop.remove()
+                self._outbox.release()
                 if self.mode == "idle" and not self._outbox:
                     self._outbox.add_text(" ")
                 await self._flush(final=True, blocks=blocks)

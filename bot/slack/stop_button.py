@@ -47,12 +47,13 @@ class StopButton:
         return self._answer_shown_at is not None and self._ts is None and not self._given_up
 
     async def show(self) -> None:
-        """Post it when it is due. One post per channel per second is all Slack allows: without room
-        now, the next try (the reply's next flush) posts it."""
+        """Post it when it is due. One post per channel per second is all Slack allows, and a busy
+        channel's posts are for answers: without the channel's whole burst free now, the next try
+        (the reply's next flush) posts it."""
         due = self._answer_shown_at
         if not self.wanted() or due is None or time.monotonic() - due < STOP_AFTER_SECONDS:
             return
-        if not self.budget.try_take_post(self.key.channel_id):
+        if not self.budget.try_take_post(self.key.channel_id, spare=True):
             return
         try:
             resp = await self.client.chat_postMessage(

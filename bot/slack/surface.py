@@ -21,7 +21,7 @@ from bot.slack.files_in import Download, SlackFileFetcher
 from bot.slack.files_out import LocalFile, UploadFailed, upload_to_thread
 from bot.slack.inbound import clean_text, files_of, from_event
 from bot.slack.lookups import Lookups
-from bot.slack.rate_limits import RateBudget
+from bot.slack.rate_limits import REACTION, RateBudget
 from bot.slack.reply import STREAM_MAX_SECONDS, ThreadReply
 from bot.slack.status import STATUS_TEXT, set_thread_status
 
@@ -80,6 +80,8 @@ class SlackSurface:
         self._channels: Lookups[str] = Lookups(USER_CACHE_SIZE)
         # When show_working set a thread's status (the reply then does not set it again).
         self.status_shown: dict[ThreadKey, float] = {}
+        # Threads whose sign of life waits for room (show_working).
+        self._life_wanted: set[ThreadKey] = set()
 
     def reply(
         self,
@@ -91,6 +93,11 @@ class SlackSurface:
         turn_id: str | None = None,
     ) -> ThreadReply:
         shown = self.status_shown.pop(key, None)
+
+        async def first_post() -> None:
+            self._life_wanted.discard(key)  # a sign of life still waiting for room is not needed now
+            await on_first_post()
+
         return ThreadReply(
             self.client,
             self.budget,
@@ -98,20 +105,41 @@ class SlackSurface:
             recipient_user_id=recipient_user_id,
             recipient_team_id=recipient_team_id,
             update_seconds=self.update_seconds,
-            on_first_post=on_first_post,
+            on_first_post=first_post,
             stream_max_seconds=self.stream_max_seconds,
             bot_name=self.bot_name,
             status_shown_at=shown,
             turn_id=turn_id,
         )
 
-    async def show_working(self, key: ThreadKey, received: float) -> None:
+    async def show_working(self, key: ThreadKey, received: float, message_ts: str, reaction: str) -> None:
         """The first thing a person sees, right after their message is stored: the thread's status.
-        Set here rather than when the turn starts, so it never waits behind other threads' work."""
+        Set here rather than when the turn starts, so it never waits behind other threads' work.
+        When Slack's limits leave no room, it waits first in line for a status or else a reaction
+        on the message (whichever has room first), unless the answer shows before that."""
         # Marked before the call: a turn that starts meanwhile must not set the same status again.
         self.status_shown[key] = time.monotonic()
-        if not await set_thread_status(self.client, self.budget, key, STATUS_TEXT, wait=False):
-            self.status_shown.pop(key, None)
+        if await set_thread_status(self.client, self.budget, key, STATUS_TEXT, wait=False):
+            metrics.FIRST_FEEDBACK_SECONDS.observe(time.monotonic() - received)
+            return
+        self._life_wanted.add(key)
+        try:
+            method = await self.budget.take_sign_of_life()
+        finally:
+            wanted = key in self._life_wanted
+            self._life_wanted.discard(key)
+        if not wanted:  # the answer showed first: it is the sign of life
+            self.budget.give_back(method)
+            return
+        try:
+            if method == REACTION:
+                await self.client.reactions_add(channel=key.channel_id, timestamp=message_ts, name=reaction)
+            else:
+                await self.client.assistant_threads_setStatus(
+                    channel_id=key.channel_id, thread_ts=key.thread_ts, status=STATUS_TEXT
+                )
+        except CallFailed as exc:
+            log.info("%s failed: %s (no sign of life before the answer)", method, failure(exc))
             return
         metrics.FIRST_FEEDBACK_SECONDS.observe(time.monotonic() - received)
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 
+from .rate_limits import POST_MESSAGE_BURST, TIER_BURST_MINUTES
 from .server import SlackEmulator
 
 DEFAULT_BOT_TOKEN = "xoxb-0000000000000-0000000000000-emulatorbottoken0000000"
@@ -28,6 +29,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--signing-secret", default=DEFAULT_SIGNING_SECRET)
     parser.add_argument("--http", metavar="URL", help="deliver over HTTP to the bot's /slack/events URL")
     parser.add_argument("--enforce-rate-tiers", action="store_true")
+    parser.add_argument(
+        "--post-burst", type=int, default=POST_MESSAGE_BURST, help="chat.postMessage burst per channel"
+    )
+    parser.add_argument(
+        "--tier-burst",
+        type=float,
+        default=TIER_BURST_MINUTES,
+        help="burst of a tiered method, in minutes of its tier's rate",
+    )
     parser.add_argument("--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -39,6 +49,8 @@ async def serve(args: argparse.Namespace) -> None:
         bot_token=args.bot_token,
         app_token=args.app_token,
         signing_secret=args.signing_secret,
+        post_burst=args.post_burst,
+        tier_burst=args.tier_burst,
     )
     await slack.start()
     if args.http:

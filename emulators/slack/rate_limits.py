@@ -1,11 +1,16 @@
-"""Failure injection and (optional) enforcement of Slack's per-method rate-limit tiers (§7).
+"""Failure injection and (optional) enforcement of Slack's rate limits (§7), as token buckets.
 
-Slack's limits are per method, per workspace, per app, over rolling minutes: Tier 1 ≈ 1/min, Tier 2 ≈
-20/min, Tier 3 ≈ 50/min, Tier 4 ≈ 100/min. `chat.postMessage` is "special": about one message per second
-per channel with short bursts allowed, plus a workspace-wide cap of "several hundred per minute". The
-emulator models that as a token bucket per channel (burst `POST_MESSAGE_BURST`, refill 1/s) and a
-workspace cap of `POST_MESSAGE_WORKSPACE_PER_MIN`. `assistant.threads.setStatus` is also "special" with no
-published numbers; it is modelled as Tier 3. Methods absent from the table are not limited.
+Slack's limits are per method, per workspace, per app: Tier 1 "1+ per minute", Tier 2 "20+", Tier 3
+"50+", Tier 4 "100+", each with bursts ("a small amount of burst behavior is tolerated", "occasional
+bursts", "sporadic bursts are welcome", "generous burst behavior": docs.slack.dev/apis/web-api/rate-limits).
+Each method is a token bucket refilled at its tier's rate, holding `tier_burst` minutes' worth of
+calls (default 1.0: a full minute's quota may be spent at once, as a strict per-minute count would
+allow too). `chat.postMessage` is "special": "1 per second" per channel, "short bursts >1 allowed"
+with no guarantee, plus a workspace-wide limit ("several hundred per minute", unpublished): a bucket
+per channel of `post_burst` messages refilled at 1/s, and a workspace bucket of 300 per minute.
+`assistant.threads.setStatus` is "special" with no published numbers; it is modelled as Tier 3.
+Methods absent from the table are not limited. A call over the limit answers 429 with `Retry-After`:
+the whole seconds until its bucket has a token again.
 """
 
 from __future__ import annotations
@@ -51,7 +56,7 @@ METHOD_TIERS: dict[str, str] = {
 POST_MESSAGE_BURST = 3
 POST_MESSAGE_PER_SECOND = 1.0
 POST_MESSAGE_WORKSPACE_PER_MIN = 300
-WINDOW_S = 60.0
+TIER_BURST_MINUTES = 1.0
 
 
 @dataclass
@@ -61,13 +66,44 @@ class Injection:
     status: int = 200  # a server error (chaos.py): HTTP 5xx {"ok": false, "error": error}
 
 
+@dataclass
+class Bucket:
+    """`capacity` calls at once, refilled at `per_second`; full when first used."""
+
+    per_second: float
+    capacity: float
+    tokens: float = -1.0
+    at: float = 0.0
+
+    def take(self, now: float) -> int | None:
+        """Seconds to wait (whole, at least 1) when empty, else None and one token is used."""
+        if self.tokens < 0:
+            self.tokens, self.at = self.capacity, now
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_second)
+        self.at = now
+        if self.tokens < 1.0:
+            return max(1, math.ceil((1.0 - self.tokens) / self.per_second))
+        self.tokens -= 1.0
+        return None
+
+    def give_back(self) -> None:
+        self.tokens += 1.0
+
+
 class RateLimiter:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        post_burst: int = POST_MESSAGE_BURST,
+        tier_burst: float = TIER_BURST_MINUTES,
+    ) -> None:
         self.clock = clock
         self.enforce = False
+        self.post_burst = post_burst
+        self.tier_burst = tier_burst
         self._injections: dict[str, deque[Injection]] = defaultdict(deque)
-        self._windows: dict[str, deque[float]] = defaultdict(deque)
-        self._buckets: dict[str, tuple[float, float]] = {}  # channel -> (tokens, last refill)
+        self._buckets: dict[tuple[str, str], Bucket] = {}
         # Asked for a call's fault when none was queued (a seeded chaos plan, chaos.py).
         self.chaos: Callable[[str], Injection | None] | None = None
 
@@ -86,35 +122,29 @@ class RateLimiter:
 
     # ---------------------------------------------------------- enforcement
     def check(self, method: str, channel: str | None) -> int | None:
-        """Seconds to wait (for `Retry-After`) if this call exceeds its tier, else None (and count it)."""
+        """Seconds to wait (for `Retry-After`) if this call exceeds its limit, else None (and count it)."""
         if not self.enforce:
             return None
         now = self.clock()
         if method == "chat.postMessage":
-            return self._check_post_message(now, channel)
+            per_channel = self._bucket(method, channel or "", POST_MESSAGE_PER_SECOND, self.post_burst)
+            wait = per_channel.take(now)
+            if wait is not None:
+                return wait
+            per_minute = POST_MESSAGE_WORKSPACE_PER_MIN
+            workspace = self._bucket(method, "", per_minute / 60, per_minute * self.tier_burst)
+            wait = workspace.take(now)
+            if wait is not None:
+                per_channel.give_back()  # refused: it does not count against the channel
+            return wait
         tier = METHOD_TIERS.get(method)
         if tier is None:
             return None
-        return self._check_window(method, TIER_PER_MINUTE[tier], now)
+        per_minute = TIER_PER_MINUTE[tier]
+        return self._bucket(method, "", per_minute / 60, per_minute * self.tier_burst).take(now)
 
-    def _check_window(self, key: str, limit: int, now: float) -> int | None:
-        window = self._windows[key]
-        while window and now - window[0] >= WINDOW_S:
-            window.popleft()
-        if len(window) >= limit:
-            return max(1, math.ceil(WINDOW_S - (now - window[0])))
-        window.append(now)
-        return None
-
-    def _check_post_message(self, now: float, channel: str | None) -> int | None:
-        tokens, last = self._buckets.get(channel or "", (float(POST_MESSAGE_BURST), now))
-        tokens = min(float(POST_MESSAGE_BURST), tokens + (now - last) * POST_MESSAGE_PER_SECOND)
-        if tokens < 1.0:
-            self._buckets[channel or ""] = (tokens, now)
-            return max(1, math.ceil((1.0 - tokens) / POST_MESSAGE_PER_SECOND))
-        workspace_wait = self._check_window("chat.postMessage", POST_MESSAGE_WORKSPACE_PER_MIN, now)
-        if workspace_wait is not None:
-            self._buckets[channel or ""] = (tokens, now)
-            return workspace_wait
-        self._buckets[channel or ""] = (tokens - 1.0, now)
-        return None
+    def _bucket(self, method: str, scope: str, per_second: float, capacity: float) -> Bucket:
+        bucket = self._buckets.get((method, scope))
+        if bucket is None:
+            bucket = self._buckets[(method, scope)] = Bucket(per_second, max(1.0, float(capacity)))
+        return bucket

@@ -46,6 +46,7 @@ from .models import (
 )
 from .payloads import message_json
 from .person import FileSpec, People
+from .rate_limits import POST_MESSAGE_BURST, TIER_BURST_MINUTES
 from .side_effects import SpecialMention, Unfurl
 from .view import ViewMessage, channel_view, thread_view
 from .web_api import WebApi
@@ -81,6 +82,8 @@ class SlackEmulator(Directory):
         bot_token: str | None = None,
         app_token: str | None = None,
         signing_secret: str | None = None,
+        post_burst: int = POST_MESSAGE_BURST,
+        tier_burst: float = TIER_BURST_MINUTES,
     ) -> None:
         """`mount` adds routes of its own to the main app before it serves (the playground's page)."""
         self._mount = mount
@@ -92,6 +95,9 @@ class SlackEmulator(Directory):
             app_token=app_token,
             signing_secret=signing_secret,
         )
+        # Slack's limits, when enforced: the bursts it tolerates are parameters (rate_limits.py).
+        self._core.limits.post_burst = post_burst
+        self._core.limits.tier_burst = tier_burst
         self._people = People(self._core)
         self._host = host
         self._port = port
@@ -314,6 +320,24 @@ class SlackEmulator(Directory):
     @enforce_rate_tiers.setter
     def enforce_rate_tiers(self, value: bool) -> None:
         self._core.limits.enforce = value
+
+    @property
+    def post_burst(self) -> int:
+        """`chat.postMessage` calls a channel takes at once before 1 per second (rate_limits.py)."""
+        return self._core.limits.post_burst
+
+    @post_burst.setter
+    def post_burst(self, value: int) -> None:
+        self._core.limits.post_burst = value
+
+    @property
+    def tier_burst(self) -> float:
+        """A tiered method's burst, in minutes of its tier's rate (rate_limits.py)."""
+        return self._core.limits.tier_burst
+
+    @tier_burst.setter
+    def tier_burst(self, value: float) -> None:
+        self._core.limits.tier_burst = value
 
     @property
     def http_retry_delays(self) -> tuple[float, ...]:

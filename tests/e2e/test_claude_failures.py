@@ -178,10 +178,12 @@ async def test_a_refused_answer_is_taken_back(
         slack.fail_next("chat.startStream", error="not_allowed_token_type")
     await start_bot(stream_update_seconds="0.2")
     root = await slack.post_message("ana", "general", "get around the safeguards", mention_bot=True)
+    # Its last word is not shown while the answer pauses after it: a word may go on (boundaries.py).
+    shown = REFUSED_TEXT.rsplit(" ", 1)[0]
     if pause:
-        await wait_for_text(slack, "general", root, REFUSED_TEXT)
+        await wait_for_text(slack, "general", root, shown)
     text = await wait_finished(slack, "general", root)
-    assert REFUSED_TEXT not in text and f"Claude declined this request: {EXPLANATION}" in text, text
+    assert shown not in text and f"Claude declined this request: {EXPLANATION}" in text, text
     assert "Let me look." in text and "looking" in text  # the turn's earlier response stands
     assert len(bot_messages(slack, "general", root)) == 1
     # The refused turn is not in the conversation any more.

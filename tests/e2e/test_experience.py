@@ -13,6 +13,7 @@ from tests.e2e.helpers import (
     bot_text,
     container_of,
     got,
+    poll_until,
     sent,
     stop_buttons,
     wait_finished,
@@ -140,8 +141,16 @@ async def test_a_stopped_turn_is_billed_for_what_it_used(
     await wait_for_text(slack, "general", root, "loaded")
     await slack.press_button("ana", "general", await wait_stop_button(slack, "general", root), "stop_turn")
     await wait_finished(slack, "general", root)
-    status = str(await slack.run_slash_command("ana", "general", "/claude", "status"))
-    assert "1 turns" in status and " 0 input tokens" not in status, status
+    # The turn is recorded as it ends, just after its last message shows.
+    status = ""
+
+    async def billed() -> bool:
+        nonlocal status
+        status = str(await slack.run_slash_command("ana", "general", "/claude", "status"))
+        return "1 turns" in status
+
+    await poll_until(billed, timeout=10)
+    assert " 0 input tokens" not in status, status
 
 
 async def test_a_finished_answer_keeps_no_stop_button(

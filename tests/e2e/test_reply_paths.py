@@ -166,6 +166,21 @@ async def test_text_an_edit_could_not_show_goes_into_a_new_message(
     assert text.count("The last part could not be edited in.") == 1
 
 
+async def test_an_answer_that_goes_on_in_a_new_message_breaks_between_words(
+    slack: SlackEmulator, web: AsyncWebClient
+) -> None:
+    """The issue's `... mike nov` | `ember oscar ...`: the live post holds back the end of a word."""
+    slack.fail_next("chat.startStream", error="not_allowed_token_type")
+    reply, root = await reply_in_thread(slack, web)
+    await say(reply, TextDelta("lima mike nov"))
+    await slack.wait_for(lambda: "mike" in bot_text(slack, "general", root))
+    slack.fail_next("chat.update", error="cant_update_message", times=10)
+    await say(reply, TextDelta("ember oscar papa"))
+    await reply.finish(closing=None, retry=False)
+    first, second = (m.text for m in bot_messages(slack, "general", root))
+    assert first.rstrip() == "lima mike" and second.lstrip() == "november oscar papa"
+
+
 async def test_a_step_change_with_an_overflow_and_no_room_to_edit_loses_nothing(
     slack: SlackEmulator, web: AsyncWebClient
 ) -> None:

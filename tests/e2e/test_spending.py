@@ -11,7 +11,7 @@ from typing import Any
 from emulators.anthropic import AnthropicEmulator, PauseTurn, Python, Say, Script
 from emulators.slack import SlackEmulator
 from tests.e2e.conftest import StartBot
-from tests.e2e.helpers import bot_text, got, poll_until, wait_finished, wait_for_text
+from tests.e2e.helpers import bot_text, got, poll_until, wait_finished
 
 # Claude Sonnet 5 (the default model), USD per million tokens, from its overview page on
 # platform.claude.com: input 2, output 10, 5-minute cache writes 2.50, 1-hour writes 4, reads 0.20.
@@ -108,7 +108,7 @@ async def test_a_daily_budget_stops_the_turn_refuses_the_next_and_renews(
 
     await asyncio.to_thread(yesterday)
     third = await slack.post_message("ana", "general", "good morning", mention_bot=True)
-    assert "A new day, a new answer." in await wait_for_text(slack, "general", third, "A new day")
+    assert "A new day, a new answer." in await wait_finished(slack, "general", third)
     assert len(claude.requests) == 2
     assert "used up" not in bot_text(slack, "general", third)
 

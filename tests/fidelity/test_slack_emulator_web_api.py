@@ -12,6 +12,7 @@ from slack_sdk.models.messages.chunk import MarkdownTextChunk, PlanUpdateChunk, 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from emulators.slack import SlackEmulator
+from emulators.slack.__main__ import parse_args
 from emulators.slack.testing import web_client
 
 
@@ -411,3 +412,28 @@ async def test_rate_tiers_when_enforced(slack: SlackEmulator) -> None:
     burst = await _error(client.chat_postMessage(channel=slack.general, text="too fast"))
     assert burst.response.status_code == 429
     assert (await client.chat_postMessage(channel=slack.dm_channel(slack.ana), text="other channel"))["ok"]
+
+
+async def test_rate_limits_are_buckets_with_the_burst_a_parameter() -> None:
+    """A tiered method takes `tier_burst` minutes of its rate at once, then its sustained rate;
+    posts take `post_burst` per channel at once, then one a second; a 429 says when to come back."""
+    async with SlackEmulator(post_burst=5, tier_burst=0.1) as slack:
+        slack.enforce_rate_tiers = True
+        client = web_client(slack)
+        ts = await slack.post_message(slack.ana, slack.general, "x")
+        for _ in range(5):  # reactions.get is Tier 3 (50 per minute): a tenth of a minute is 5 calls
+            await client.reactions_get(channel=slack.general, timestamp=ts)
+        limited = await _error(client.reactions_get(channel=slack.general, timestamp=ts))
+        # One more token takes 60/50 s: Retry-After is the whole seconds until then.
+        assert limited.response.status_code == 429 and limited.response.headers["Retry-After"] == "2"
+        for _ in range(5):
+            await client.chat_postMessage(channel=slack.general, text="burst")
+        burst = await _error(client.chat_postMessage(channel=slack.general, text="too fast"))
+        assert burst.response.status_code == 429 and burst.response.headers["Retry-After"] == "1"
+        assert slack.rate_limited_calls == 2
+
+
+def test_the_command_line_sets_the_bursts() -> None:
+    args = parse_args(["--enforce-rate-tiers", "--post-burst", "10", "--tier-burst", "0.5"])
+    assert (args.enforce_rate_tiers, args.post_burst, args.tier_burst) == (True, 10, 0.5)
+    assert (parse_args([]).post_burst, parse_args([]).tier_burst) == (3, 1.0)

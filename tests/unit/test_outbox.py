@@ -79,5 +79,31 @@ def test_text_joins_the_text_before_it() -> None:
     box.add_text("b")
     box.add(CARD)
     box.add_text("c")
+    box.release()
     assert box.take_all() == [markdown_chunk("ab"), CARD, markdown_chunk("c")]
     assert not box
+
+
+def test_the_end_of_a_word_waits_for_the_rest_of_it() -> None:
+    box = Outbox()
+    box.add_text("alpha bra")
+    assert box.take_all() == [markdown_chunk("alpha ")]
+    box.add_text("vo charlie")
+    assert box.take_all() == [markdown_chunk("bravo ")]
+    box.release()  # the final write: everything, whole words or not
+    assert box.take_all() == [markdown_chunk("charlie")] and box.tail == ""
+
+
+def test_an_open_code_span_waits_whole_and_a_card_releases_the_tail() -> None:
+    box = Outbox()
+    box.add_text("run `df.he")
+    assert box.take_all() == [markdown_chunk("run ")]
+    box.add_text("ad()` now")
+    box.add(CARD)
+    assert box.take_all() == [markdown_chunk("`df.head()` now"), CARD]
+
+
+def test_a_hard_cut_falls_between_words() -> None:
+    box = outbox(markdown_chunk("alpha bravo charlie delta"))
+    assert box.take(14, empty_message=True) == [markdown_chunk("alpha bravo ")]
+    assert box.chunks == [markdown_chunk("charlie delta")]

@@ -11,6 +11,7 @@ import pytest
 from bot import logs
 from bot.app import make_slack_client
 from bot.config import Settings
+from bot.slack.rate_limits import RateBudget
 
 SDK_LOGGER = "slack_sdk.web.async_client"
 
@@ -31,7 +32,7 @@ async def test_the_sdk_does_not_format_request_logs_it_would_not_print(level: st
     logs.configure(level, "text")  # keeps the SDKs at WARNING or quieter
     settings = Settings(slack_bot_token="xoxb-1", slack_app_token="xapp-1", anthropic_api_key="sk-ant-1")
     async with aiohttp.ClientSession() as session:
-        client = make_slack_client(settings, session)
+        client = make_slack_client(settings, session, RateBudget())
     # slack_sdk formats a debug line of each request and response when `logger.level <= DEBUG`
     # (async_internal_utils.py), which an unset level (0) always is.
     assert client.logger.level > logging.DEBUG
