@@ -358,7 +358,11 @@ async def start_http(bot: BotApp, port: int) -> web.AppRunner:
     """The public port: Slack's events (HTTP mode), health, readiness, and /metrics behind its token."""
 
     async def events(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
+        try:
+            bolt_request = await to_bolt_request(request)
+        except ValueError:  # Bolt parses the body before checking its signature: truncated JSON
+            log.warning("refused a request to /slack/events: its body is not valid JSON")
+            return web.Response(status=400, text="the body is not valid JSON")
         response = await bot.bolt.async_dispatch(bolt_request)
         return await to_aiohttp_response(response)
 

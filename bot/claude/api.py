@@ -201,12 +201,17 @@ class ClaudeApi:
                     raise _Retry(failure, should_retry(resp.status, resp.headers))
                 async for chunk in resp.content.iter_any():
                     shown: list[TurnEvent] = []
-                    for line in lines.feed(chunk):
-                        event = parser.feed(line)
-                        if event is not None:
-                            shown += acc.feed(event)
-                    if shown:
-                        await on_events(shown)
+                    try:
+                        for line in lines.feed(chunk):
+                            event = parser.feed(line)
+                            if event is not None:
+                                shown += acc.feed(event)
+                    finally:
+                        # What arrived in the same read as an `event: error` is kept with the
+                        # response (acc), so it must be shown too: otherwise Claude, asked to go
+                        # on, would not repeat it and the thread would never see it.
+                        if shown:
+                            await on_events(shown)
         except StreamError as exc:
             metrics.ANTHROPIC_ERRORS.labels(exc.error_type).inc()
             _broken(acc, ApiFailure(None, exc.error_type, exc.message, request_id=request_id))

@@ -37,7 +37,15 @@ class TurnControl:
     # The turn's state in the store is settled for this process (finished, or suspended): what it posts
     # after that (the Retry notice, the restart notice) is not its answer, so it is not marked posted.
     settled: bool = False
+    # When (event loop clock, taken before asking) the store last confirmed this process's lease on the
+    # thread: the lease is ours for LEASE_SECONDS from then, whatever happened to this process since.
+    lease_confirmed_at: float = 0.0
     _cancelled: bool = False
+
+    def lease_in_doubt(self, lease_seconds: float, now: float) -> bool:
+        """The heartbeat renews every third of a lease: two thirds without a renewal means this process
+        stalled (or lost the database), and another replica may take the thread once the lease is out."""
+        return now - self.lease_confirmed_at > lease_seconds * 2 / 3
 
     def stop(self, user_id: str) -> bool:
         if self.closing or self.task is None or self.task.done():

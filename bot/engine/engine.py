@@ -158,6 +158,7 @@ class Engine:
                         if worker.claims:
                             continue
                         return  # another replica holds the thread; it drains the inbox
+                    recovered: tuple[InterruptedTurn, ...] = ()
                     if start.unsure:
                         recovered = await self._resolve_unsure(key, start)
                         start = await self.store.start_turn(key, self.owner)
@@ -165,22 +166,13 @@ class Engine:
                             return
                         start = replace(start, interrupted=start.interrupted + recovered)
                     for old in start.interrupted:
-                        log.warning(
-                            "took over turn %s in %s from a replica that stopped (%s)",
-                            old.turn_id,
-                            key,
-                            "it had answered in part: not re-run"
-                            if old.posted_output
-                            else "running it again",
-                        )
+                        if old not in recovered:  # those were logged by _resolve_unsure
+                            log.warning(
+                                "took over turn %s in %s from a replica that stopped (running it again)",
+                                old.turn_id,
+                                key,
+                            )
                     if start.turn_id is None:
-                        for old in start.interrupted:
-                            if old.posted_output:
-                                await self.slack.post_line(
-                                    key,
-                                    "My previous turn here was interrupted (the bot restarted). Send your "
-                                    "message again if it still needs an answer.",
-                                )
                         if worker.again:
                             continue
                         return
@@ -191,7 +183,8 @@ class Engine:
                         log.info(
                             "turn %s in %s started (%d message(s))", start.turn_id, key, len(start.items)
                         )
-                    control = TurnControl(turn_id=start.turn_id)
+                    # The lease was taken (claimed or renewed) just now, by the store call above.
+                    control = TurnControl(turn_id=start.turn_id, lease_confirmed_at=time.monotonic())
                     if self._shutting_down():
                         control.suspend()  # claimed as the shutdown began: it goes on after the restart
                     worker.control = control
@@ -221,25 +214,27 @@ class Engine:
         return not self._accepting
 
     async def _resolve_unsure(self, key: ThreadKey, start: TurnStart) -> tuple[InterruptedTurn, ...]:
-        """A dead replica's turn was about to post or had posted: Slack tells which. A turn whose output
-        never appeared runs again; one whose output did is closed as interrupted (never answered twice),
-        and the stream it left open is finished."""
+        """A dead replica's turn was about to post or had posted: Slack tells which. Either way it runs
+        again; what it had shown is marked interrupted first (and the stream it left open finished), so
+        the thread reads as a broken answer followed by the whole one, never as two answers."""
         resolved = []
         for turn in start.unsure:
             try:
                 shown = await self.slack.bot_messages_after(key, turn.last_answer_ts)
             except Exception:
                 log.exception("could not check what an interrupted turn posted; treating it as posted")
-                shown = ["?"]
-            for ts in shown:
+                shown = [("?", "")]
+            for ts, text in shown:
                 if ts != "?":
-                    await self.slack.close_stream(key, ts, INTERRUPTED_MARK)
+                    await self.slack.mark_interrupted(key, ts, text, INTERRUPTED_MARK)
             resolved.append(await self.store.resolve_interrupted(turn.turn_id, posted=bool(shown)))
             log.warning(
                 "took over turn %s in %s from a replica that stopped (%s)",
                 turn.turn_id,
                 key,
-                "it had answered in part: not re-run" if shown else "nothing was shown: running it again",
+                "it had answered in part, marked interrupted: running it again"
+                if shown
+                else "nothing was shown: running it again",
             )
         return tuple(resolved)
 
@@ -315,6 +310,7 @@ class Engine:
             # Turns running before the renewal started: their leases were taken before it, so a lease
             # missing from its answer was lost, not yet to be taken.
             running = {key: w.control for key, w in self._workers.items() if w.control is not None}
+            asked = time.monotonic()
             try:
                 self._peers = await self.store.heartbeat(self.owner, recent_seconds=RECOVERY_WINDOW_SECONDS)
                 held = (
@@ -328,6 +324,9 @@ class Engine:
                     self._fence(running, "its lease could not be renewed for longer than LEASE_SECONDS")
                 continue
             renewed = time.monotonic()
+            for key, control in running.items():
+                if key in held:
+                    control.lease_confirmed_at = max(control.lease_confirmed_at, asked)
             self._fence(
                 {k: c for k, c in running.items() if k not in held}, "another replica took its thread over"
             )

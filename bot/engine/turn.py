@@ -200,6 +200,7 @@ class TurnRunner:
             result = _crashed()
         if control.fenced:
             raise TurnFenced(turn_id)  # its end is for the new owner to post
+        await self.confirm_lease(control, key)
         # A stop from now on (Slack's own stop noticed by the last append, a late button press) must
         # not cancel the turn's end: it would never be recorded as finished.
         control.closing = True
@@ -208,6 +209,29 @@ class TurnRunner:
             self._finish(turn_id, key, asker, result, requeue=False, reply=reply, hooks=hooks)
         )
         return result.outcome, more
+
+    async def confirm_lease(self, control: TurnControl, key: ThreadKey) -> None:
+        """Before the turn shows anything more: when its lease was not confirmed lately (the process
+        stalled past its heartbeat), ask the store now. A lease lost meanwhile means another replica is
+        answering the thread: raise TurnFenced rather than post a second answer. Writes to the store are
+        fenced in the statement itself (fencing.py); posts to Slack only by this check, so text already
+        handed to the reply may still go out within one STREAM_UPDATE_SECONDS of it."""
+        if control.fenced:
+            raise TurnFenced(str(control.turn_id))
+        if not control.lease_in_doubt(self.settings.lease_seconds, time.monotonic()):
+            return
+        asked = time.monotonic()
+        try:
+            held = await self.store.renew_leases(self.owner, [key])
+        except Exception:
+            # The database cannot say: the heartbeat stops the turn if that lasts a lease (engine.py).
+            log.exception("could not confirm the lease of turn %s in %s", control.turn_id, key)
+            return
+        if key not in held:
+            log.warning("turn %s in %s: its lease ran out while the process stalled", control.turn_id, key)
+            control.fenced = True
+            raise TurnFenced(str(control.turn_id))
+        control.lease_confirmed_at = max(control.lease_confirmed_at, asked)
 
     async def _suspend(
         self, control: TurnControl, reply: ThreadReply, *, turn_id: str, key: ThreadKey
@@ -297,9 +321,7 @@ class TurnRunner:
         for old in start.interrupted:
             if old.posted_output:
                 events.append(
-                    Notice(
-                        "My previous turn here was interrupted (the bot restarted); going on with what came after."
-                    )
+                    Notice("My previous answer here was interrupted (the bot restarted); answering again.")
                 )
         if events:
             await reply.handle(events)
@@ -552,6 +574,7 @@ class _Hooks:
     async def emit(self, events: list[TurnEvent]) -> None:
         if not self.sandbox_used and any(isinstance(e, StepStarted) and e.kind != "web" for e in events):
             self.sandbox_used = True
+        await self.runner.confirm_lease(self.control, self.start.thread.key)
         await self.reply.handle(events)
 
     # --- spending (bot/governance/spend.py) ------------------------------------------------------

@@ -9,15 +9,26 @@ with only its event id kept.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from bot.engine import Engine
+from bot.slack import event_shape
 from bot.slack.access import AccessGate
 from bot.slack.inbound import Candidate, from_event
 from bot.store import Store
 
 MESSAGE_EVENTS = ("app_mention", "message")
+log = logging.getLogger(__name__)
+
+
+def _type(event: dict[str, Any]) -> str:
+    return repr(event.get("type"))[:40]
+
+
+def _event_id(body: dict[str, Any]) -> str:
+    return repr(body.get("event_id"))[:40]
 
 
 class Intake:
@@ -49,6 +60,11 @@ class Intake:
         """What of the body the bot may answer (None: nothing; acknowledge without storing)."""
         event = body.get("event")
         if not isinstance(event, dict):
+            return None
+        wrong = event_shape.problem(body)
+        if wrong is not None:
+            # Acknowledged without storing: Slack would only send the same malformed event again.
+            log.warning("ignoring a malformed %s event (%s): %s", _type(event), _event_id(body), wrong)
             return None
         candidate = from_event(
             event,

@@ -118,6 +118,7 @@ class ThreadReply:
         self._shown = ShownLog()  # what was shown, in order, for a withdrawal (TextWithdrawn)
         self._truncated = False
         self._posted = False
+        self._confirm_again = False  # see _first_post
         self._stop = StopButton(client, budget, key, turn_id)
         # Set already when the message was received (SlackSurface.show_working), unless long ago.
         recent = status_shown_at is not None and time.monotonic() - status_shown_at < STATUS_REFRESH_SECONDS
@@ -441,6 +442,7 @@ class ThreadReply:
         """The stream refused `chunks`: go on in plain messages."""
         code = failure(exc)
         log.warning("streaming failed (%s); going on in a plain message", code)
+        self._confirm_again = code in ("message_not_in_streaming_state", "message_not_found")
         if code not in STREAM_OVER:
             self._close_abandoned_stream()
         else:
@@ -486,6 +488,12 @@ class ThreadReply:
         self._last_write = time.monotonic()
 
     async def _first_post(self) -> None:
+        if self._posted and self._confirm_again:
+            # Our stream was stopped by someone else (Slack's expiry, or a replica that took the
+            # thread over while this one stalled, and closed it): the store says which before a new
+            # message goes out, so a stale replica cannot answer beside the new owner.
+            self._confirm_again = False
+            await self._on_first_post()
         if not self._posted:
             # Posted only once the store has it: a mark the store refuses (the turn is no longer this
             # process's, see bot/store/fencing.py) raises, and then nothing is posted. Calls come one

@@ -24,6 +24,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 
 from bot.bounds import MAX_STORING_EVENTS, Full, Throttled
+from bot.slack import event_shape
 from bot.slack.access import AccessUndecided
 from bot.slack.inbound import Candidate
 from bot.slack.intake import MESSAGE_EVENTS, Intake
@@ -50,6 +51,21 @@ def message_envelope(frame: str) -> tuple[str, dict[str, Any]] | None:
     return envelope_id, payload
 
 
+def malformed_event(frame: str) -> tuple[str, str] | None:
+    """(envelope id, what is wrong) of an `events_api` frame Bolt could not route; None otherwise."""
+    try:
+        body = json.loads(frame)
+    except ValueError:
+        return None
+    if not isinstance(body, dict) or body.get("type") != "events_api":
+        return None
+    envelope_id, payload = body.get("envelope_id"), body.get("payload")
+    if not isinstance(envelope_id, str) or not isinstance(payload, dict):
+        return None
+    why = event_shape.routing_problem(payload)
+    return None if why is None else (envelope_id, why)
+
+
 class MessageFastClient(SocketModeClient):
     def __init__(self, intake: Intake, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -59,6 +75,13 @@ class MessageFastClient(SocketModeClient):
     async def enqueue_message(self, message: str) -> None:
         envelope = message_envelope(message)
         if envelope is None:
+            refused = malformed_event(message)
+            if refused is not None:
+                envelope_id, why = refused
+                # Acknowledged: Slack would only send the same broken event again.
+                log.warning("ignoring a malformed event (envelope %s): %s", envelope_id, why)
+                await self._ack(envelope_id)
+                return
             await super().enqueue_message(message)
             return
         envelope_id, payload = envelope

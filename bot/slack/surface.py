@@ -241,28 +241,40 @@ class SlackSurface:
                 found.append(inbound)
         return found
 
-    async def bot_messages_after(self, key: ThreadKey, after_ts: str | None) -> list[str]:
-        """Timestamps of the bot's own messages in the thread newer than `after_ts` (or the root)."""
+    async def bot_messages_after(self, key: ThreadKey, after_ts: str | None) -> list[tuple[str, str]]:
+        """The bot's own messages in the thread newer than `after_ts` (or the root): (ts, text)."""
         await self.budget.take("conversations.replies")
         oldest = after_ts or key.thread_ts
         resp = await self.client.conversations_replies(
             channel=key.channel_id, ts=key.thread_ts, oldest=oldest, inclusive=False, limit=200
         )
         return [
-            str(m["ts"])
+            (str(m["ts"]), str(m.get("text") or ""))
             for m in resp.get("messages") or []
             if m.get("user") == self.bot_user_id and float(m["ts"]) > float(oldest)
         ]
 
-    async def close_stream(self, key: ThreadKey, ts: str, text: str) -> None:
-        """Finish a stream a crashed replica left open (a no-op for a message that is not a stream)."""
+    async def mark_interrupted(self, key: ThreadKey, ts: str, text: str, mark: str) -> None:
+        """Add `mark` to a message a crashed replica left: its stream is finished with it, or, when the
+        stream was already finished (the replica died between its last post and saving the turn), the
+        message is edited to end with it, so no finished-looking answer stays unmarked."""
         await self.budget.take("chat.stopStream")
         try:
             await self.client.chat_stopStream(
-                channel=key.channel_id, ts=ts, chunks=[{"type": "markdown_text", "text": text}]
+                channel=key.channel_id, ts=ts, chunks=[{"type": "markdown_text", "text": mark}]
             )
+            return
         except SlackApiError as exc:
-            log.info("closing an orphaned stream: %s", error_code(exc))
+            if error_code(exc) != "message_not_in_streaming_state":
+                log.info("closing an orphaned stream: %s", error_code(exc))
+                return
+        if mark.strip() in text:
+            return
+        await self.budget.take("chat.update")
+        try:
+            await self.client.chat_update(channel=key.channel_id, ts=ts, markdown_text=text + mark)
+        except SlackApiError as exc:
+            log.info("marking an interrupted answer: %s", error_code(exc))
 
     # --- files ------------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -34,11 +35,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.config import data_dir_for
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 _WRITE = "bot_write"
 _SYNCHRONOUS = "bot_synchronous"
 # Priorities of work in the SQLite thread (lower first): the inbox, which Slack's acknowledgements
@@ -105,15 +108,36 @@ class Database:
         """Run `fn` in a write transaction (committed on return, rolled back on error); `priority`
         orders it in the SQLite thread (PostgreSQL runs transactions side by side)."""
         if self._async is not None:
-            async with self._async.begin() as conn:
-                return await conn.run_sync(fn)
+            return await self._on_postgres(fn, write=True)
         return await self._in_thread(priority, lambda: self._sqlite(fn, True, durable=priority == INBOX))
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
         if self._async is not None:
-            async with self._async.connect() as conn:
-                return await conn.run_sync(fn)
+            return await self._on_postgres(fn, write=False)
         return await self._in_thread(NORMAL, lambda: self._sqlite(fn, False))
+
+    async def _on_postgres(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        """Run `fn` in one transaction; once more on a fresh connection when the server dropped the
+        connection under it (PostgreSQL restarted, pg_terminate_backend, a proxy timing out).
+
+        SQLAlchemy discards such a connection from the pool (`connection_invalidated`), and the server
+        rolled the transaction back when the connection ended, so running it again is running it once.
+        (Only a connection lost during COMMIT itself leaves the outcome unknown: that window is not
+        covered.) Without this, a restart of the database failed the turns and events in flight at
+        that moment: a turn ended with "Something went wrong" and no Retry."""
+        assert self._async is not None
+        for attempt in (1, 2):
+            try:
+                if write:
+                    async with self._async.begin() as conn:
+                        return await conn.run_sync(fn)
+                async with self._async.connect() as conn:
+                    return await conn.run_sync(fn)
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+                log.warning("the database connection was lost mid-transaction; running it again")
+        raise AssertionError("unreachable")
 
     async def _in_thread(self, priority: int, fn: Callable[[], T]) -> T:
         assert self._thread is not None

@@ -12,7 +12,7 @@ quietly (the new owner answers).
 
 from __future__ import annotations
 
-from sqlalchemy import String, and_, bindparam, exists
+from sqlalchemy import Float, String, and_, bindparam, exists
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.store.schema import threads, turns
@@ -36,4 +36,15 @@ def owns_turn() -> ColumnElement[bool]:
         turns.c.owner == owner,
         turns.c.state == "running",
         exists().where(threads.c.key == turns.c.thread_key, threads.c.lease_owner == owner),
+    )
+
+
+def lease_live() -> ColumnElement[bool]:
+    """For the write that precedes a post (`p_owner`, `p_now`): the lease has not run out. A lease still
+    named after a stalled owner but expired may be taken by another replica at any moment; posting
+    under it is how a stalled replica came to answer beside the new owner (the soak suite)."""
+    owner = bindparam("p_owner", type_=String())
+    now = bindparam("p_now", type_=Float())
+    return exists().where(
+        threads.c.key == turns.c.thread_key, threads.c.lease_owner == owner, threads.c.lease_expires > now
     )

@@ -47,7 +47,8 @@ class InboxItem:
 
 @dataclass(frozen=True, slots=True)
 class InterruptedTurn:
-    """A turn whose owner died. `posted_output`: people saw part of its answer, so it is not re-run."""
+    """A turn whose owner died, rolled back to run again. `posted_output`: people saw part of its
+    answer (marked interrupted in the thread), so the new turn says it answers again."""
 
     turn_id: str
     posted_output: bool

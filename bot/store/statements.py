@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
-from bot.store.fencing import owns_turn
+from bot.store.fencing import lease_live, owns_turn
 from bot.store.schema import files, inbox, messages, threads, turns, usage
 
 _WAITING = or_(inbox.c.state == "pending", inbox.c.state == "failed")
@@ -188,7 +188,12 @@ class Statements:
         )
         # The writes of a running turn are fenced (see fencing.py): each returns the turn's id only when
         # the turn still belongs to `p_owner`.
-        self.mark_posted = update(turns).where(owns_turn()).values(posted_output=True).returning(turns.c.id)
+        self.mark_posted = (
+            update(turns)
+            .where(owns_turn(), lease_live())
+            .values(posted_output=True)
+            .returning(turns.c.id, turns.c.thread_key)
+        )
         # A history save changes no turn column: this takes the turn's row (so a takeover waits for the
         # save, or the save sees the takeover) and says whether the turn is still ours.
         self.fence_save = (

@@ -26,7 +26,7 @@ from bot.store.records import (
     stored_file,
     usage_row,
 )
-from bot.store.schema import inbox, messages, turns
+from bot.store.schema import inbox, messages, threads, turns
 
 
 class TurnStore(StoreBase):
@@ -141,7 +141,7 @@ class TurnStore(StoreBase):
 
         A turn that had shown nothing is rolled back and its messages go back to the inbox, so it is
         re-run from the stored history. One that may have posted output is returned as unsure: the
-        caller asks Slack, then calls `resolve_interrupted`.
+        caller asks Slack (and marks what it finds as interrupted), then calls `resolve_interrupted`.
         """
         found: list[InterruptedTurn] = []
         unsure: list[UnsureTurn] = []
@@ -149,21 +149,19 @@ class TurnStore(StoreBase):
             if turn.posted_output:
                 unsure.append(UnsureTurn(turn.id, turn.last_answer_ts))
                 continue
-            self._close_interrupted(conn, turn.id, posted=False, now=now)
+            self._close_interrupted(conn, turn.id, now=now)
             found.append(InterruptedTurn(turn.id, False))
         return tuple(found), tuple(unsure)
 
     @staticmethod
-    def _close_interrupted(conn: Connection, turn_id: str, *, posted: bool, now: float) -> None:
-        if posted:
-            conn.execute(update(inbox).where(inbox.c.turn_id == turn_id).values(state="done", updated_at=now))
-        else:
-            conn.execute(delete(messages).where(messages.c.turn_id == turn_id))
-            conn.execute(
-                update(inbox)
-                .where(inbox.c.turn_id == turn_id)
-                .values(state="pending", turn_id=None, updated_at=now)
-            )
+    def _close_interrupted(conn: Connection, turn_id: str, *, now: float) -> None:
+        """Roll the turn back: what it saved is dropped and its messages wait again, in their place."""
+        conn.execute(delete(messages).where(messages.c.turn_id == turn_id))
+        conn.execute(
+            update(inbox)
+            .where(inbox.c.turn_id == turn_id)
+            .values(state="pending", turn_id=None, updated_at=now)
+        )
         conn.execute(
             update(turns)
             .where(turns.c.id == turn_id)
@@ -171,9 +169,14 @@ class TurnStore(StoreBase):
         )
 
     async def resolve_interrupted(self, turn_id: str, *, posted: bool) -> InterruptedTurn:
-        """Close an unsure interrupted turn: kept as answered in part, or put back to run again."""
+        """Close an unsure interrupted turn and put its messages back to run again. `posted`: people saw
+        part of its answer (the caller marked it interrupted); the new turn says it answers again.
+
+        A partial answer is never the answer: a person cannot tell which of their questions it covered,
+        and asking them to send it again loses the message if they do not (the soak suite counted
+        such messages as lost)."""
         now = time.time()
-        await self.db.write(lambda conn: self._close_interrupted(conn, turn_id, posted=posted, now=now))
+        await self.db.write(lambda conn: self._close_interrupted(conn, turn_id, now=now))
         return InterruptedTurn(turn_id, posted)
 
     async def request_stop(self, key: ThreadKey, user_id: str, *, turn_id: str | None = None) -> bool:
@@ -218,11 +221,22 @@ class TurnStore(StoreBase):
     async def mark_posted(self, turn_id: str, owner: str) -> None:
         """People are about to see part of this turn's answer; from here on it must never be re-run.
         Raises TurnFenced when the turn is no longer `owner`'s (then nothing may be posted)."""
-        params = {"p_turn": turn_id, "p_owner": owner}
-        marked = await self.db.write(
-            lambda conn: conn.execute(self.sql.mark_posted, params).first(), priority=ANSWER
-        )
-        if marked is None:
+        now = time.time()
+        params = {"p_turn": turn_id, "p_owner": owner, "p_now": now}
+
+        def tx(conn: Connection) -> Any:
+            marked = conn.execute(self.sql.mark_posted, params).first()
+            if marked is not None:
+                # A full lease from here: what is about to be posted lands before anyone may take the
+                # thread over and ask Slack what this turn showed.
+                conn.execute(
+                    update(threads)
+                    .where(threads.c.key == marked.thread_key, threads.c.lease_owner == owner)
+                    .values(lease_expires=now + self.lease_seconds)
+                )
+            return marked
+
+        if await self.db.write(tx, priority=ANSWER) is None:
             raise TurnFenced(turn_id)
 
     async def finish_turn(

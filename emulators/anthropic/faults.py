@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import ApiError
@@ -16,6 +17,8 @@ class Failure:
     """Seconds, or a string sent as is (e.g. an HTTP-date, RFC 9110 §10.2.3)."""
     after_s: float
     message: str | None
+    reset: bool = False
+    """Drop the connection at `after_s` instead of answering the error (a connection reset)."""
 
     def error(self) -> ApiError:
         headers = {}
@@ -41,6 +44,8 @@ class Faults:
         self._failures: deque[Failure] = deque()
         self._delays: deque[float] = deque()
         self.outage: Failure | None = None
+        # Asked for a request's fault when none was queued (a seeded chaos plan, chaos.py).
+        self.chaos: Callable[[], Failure | None] | None = None
 
     def fail_next(
         self, status: int, times: int, retry_after: float | str | None, after_s: float, message: str | None
@@ -53,7 +58,9 @@ class Faults:
     def take_failure(self) -> Failure | None:
         if self.outage is not None:
             return self.outage
-        return self._failures.popleft() if self._failures else None
+        if self._failures:
+            return self._failures.popleft()
+        return self.chaos() if self.chaos is not None else None
 
     def take_delay(self) -> float:
         return self._delays.popleft() if self._delays else 0.0

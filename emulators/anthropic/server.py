@@ -280,6 +280,11 @@ class AnthropicEmulator:
     def end_outage(self) -> None:
         self._faults.outage = None
 
+    @property
+    def faults(self) -> Faults:
+        """The injected failures (a chaos plan hooks in here: chaos.py)."""
+        return self._faults
+
     def cut_next_file_download(self, after_bytes: int, times: int = 1) -> None:
         """Make the next ``times`` ``GET /v1/files/{id}/content`` answers announce the whole file,
         send ``after_bytes`` bytes and drop the connection."""
@@ -496,6 +501,8 @@ class AnthropicEmulator:
             else:  # finished early: the failure still lands at after_s
                 await asyncio.sleep(max(0.0, failure.after_s - (time.time() - record.received_at)))
             await asyncio.gather(task, return_exceptions=True)
+            if failure.reset:
+                _drop_connection(request)
             raise failure.error()
         try:
             message = await run
@@ -559,6 +566,10 @@ class AnthropicEmulator:
                 await asyncio.wait({task}, timeout=failure.after_s)
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+                if failure.reset:
+                    record.error = {"type": "error", "error": {"type": "connection_reset", "message": "cut"}}
+                    _drop_connection(request)
+                    return response
                 error = failure.error()
             else:
                 record.response = await task

@@ -9,6 +9,7 @@ Socket Mode or to signed HTTP POSTs, whichever is active.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .constants import BOT_USER_ID, TEAM_ID
@@ -34,6 +35,8 @@ class EventBus:
     def __init__(self, core: Core) -> None:
         self.core = core
         self._first_event_deliveries = 0
+        # Told of each first delivery of an event (a seeded chaos plan schedules its duplicates).
+        self.on_first_delivery: Callable[[Envelope], None] | None = None
 
     # ------------------------------------------------------------ delivery
     def subscribed(self, subscription: str) -> bool:
@@ -69,6 +72,8 @@ class EventBus:
                 )
                 duplicate.duplicate_of = envelope.envelope_id
                 await self._send(duplicate)
+            if self.on_first_delivery is not None:
+                self.on_first_delivery(envelope)
         return envelope
 
     def make_retry(self, previous: Envelope, reason: str) -> Envelope:

@@ -63,6 +63,7 @@ TIER_BURST_MINUTES = 1.0
 class Injection:
     error: str | None = None  # fail_next: HTTP 200 {"ok": false, "error": error}
     retry_after: int | None = None  # rate_limit_next: HTTP 429
+    status: int = 200  # a server error (chaos.py): HTTP 5xx {"ok": false, "error": error}
 
 
 @dataclass
@@ -103,6 +104,8 @@ class RateLimiter:
         self.tier_burst = tier_burst
         self._injections: dict[str, deque[Injection]] = defaultdict(deque)
         self._buckets: dict[tuple[str, str], Bucket] = {}
+        # Asked for a call's fault when none was queued (a seeded chaos plan, chaos.py).
+        self.chaos: Callable[[str], Injection | None] | None = None
 
     # ------------------------------------------------------------ injection
     def fail_next(self, method: str, error: str, times: int = 1) -> None:
@@ -113,7 +116,9 @@ class RateLimiter:
 
     def take_injection(self, method: str) -> Injection | None:
         queue = self._injections.get(method)
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        return self.chaos(method) if self.chaos is not None else None
 
     # ---------------------------------------------------------- enforcement
     def check(self, method: str, channel: str | None) -> int | None:

@@ -198,6 +198,17 @@ class SocketModeHub:
                 with contextlib.suppress(ConnectionError, RuntimeError):
                     await ws.close()
 
+    async def drop(self, connection_id: str) -> None:
+        """Close a connection without a `disconnect` frame first (a chaos plan's abrupt close)."""
+        target = self._open.get(connection_id)
+        if target is None:
+            return
+        record, ws = target
+        self._accepting.discard(record.id)
+        record.disconnect_reason = "closed"
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close(code=1011, message=b"chaos")
+
     async def close_all(self) -> None:
         for _, ws in list(self._open.values()):
             with contextlib.suppress(ConnectionError, RuntimeError):

@@ -90,7 +90,7 @@ class WebApi:
             if injection is not None and injection.retry_after is not None:
                 raise _RateLimited(injection.retry_after)
             if injection is not None and injection.error is not None:
-                raise ApiError(injection.error)
+                raise ApiError(injection.error, status=injection.status)
             if token_value is None:
                 raise ApiError("not_authed")
             if token is None or token.revoked:

@@ -82,7 +82,14 @@ def running_turn(lines: list[str], since: int = 0) -> bool:
 
 
 def answered_tokens(slack: SlackEmulator, root: str) -> list[str]:
-    return [t for m in bot_messages(slack, "general", root) for t in TOKEN.findall(m.text)]
+    """The tokens answered, in order. A partial answer the bot marked interrupted (its replica died
+    mid-answer; the turn then ran again in full) is not an answer."""
+    return [
+        t
+        for m in bot_messages(slack, "general", root)
+        if "(interrupted: the bot restarted)" not in m.text
+        for t in TOKEN.findall(m.text)
+    ]
 
 
 def deliveries(slack: SlackEmulator, marker: str) -> list[tuple[object, ...]]:

@@ -95,3 +95,29 @@ async def test_a_fenced_turn_still_has_its_tokens_recorded(short_leases: Store) 
     await taken_over(store, "survivor")
     await store.record_usage(old.turn_id, KEY, user_id="U1", model="m", turn_usage=Usage(10, 5, requests=1))
     assert (await store.usage_since("U1", 0)).usage == Usage(10, 5, requests=1)
+
+
+async def test_a_turn_whose_lease_ran_out_may_not_post_even_before_anyone_took_it(
+    short_leases: Store,
+) -> None:
+    """The soak's stalled replica: its lease expired, nobody had taken the thread yet, and it marked
+    the turn posted and posted, while another replica was taking over and found nothing shown."""
+    store = short_leases
+    old = await running_turn(store, "stalled")
+    assert old.turn_id is not None
+    await asyncio.sleep(0.3)  # longer than the lease, no heartbeat
+    with pytest.raises(TurnFenced):
+        await store.mark_posted(old.turn_id, "stalled")
+
+
+async def test_marking_a_turn_posted_gives_its_post_a_full_lease(database_url: str) -> None:
+    store = await open_store(database_url, lease_seconds=1.0)
+    try:
+        old = await running_turn(store, "poster")
+        assert old.turn_id is not None
+        await asyncio.sleep(0.6)
+        await store.mark_posted(old.turn_id, "poster")
+        await asyncio.sleep(0.6)  # past the lease the turn started with, within the one the mark gave
+        assert await store.start_turn(KEY, "other") is None
+    finally:
+        await store.close()

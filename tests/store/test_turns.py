@@ -178,7 +178,9 @@ async def test_an_interrupted_turn_that_may_have_posted_is_resolved_by_the_calle
         assert [(u.turn_id, u.last_answer_ts) for u in resumed.unsure] == [(dead.turn_id, "100.000002")]
         assert await store.resolve_interrupted(dead.turn_id, posted=True)
         after = await claim(store, "survivor")
-        assert [i.text for i in after.items] == ["follow-up"]  # the question counts as answered in part
+        # A partial answer is not the answer: the question runs again, before the follow-up.
+        assert [i.text for i in after.items] == ["question", "follow-up"]
+        assert [t.posted_output for t in after.interrupted] == []
     finally:
         await store.close()
 
