@@ -55,3 +55,20 @@ def url_for(name: str) -> str:
     """The bot's DATABASE_URL for a database on the test server."""
     base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     return f"{base}/{name}"
+
+
+async def terminate_backends(database: str) -> int:
+    """pg_terminate_backend on every connection to `database` (the bot's pools): as a database restart
+    looks to its clients. Returns how many were cut."""
+    import asyncpg
+
+    conn = await asyncpg.connect(ADMIN_DSN)
+    try:
+        rows = await conn.fetch(
+            "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity "
+            "WHERE datname = $1 AND pid <> pg_backend_pid()",
+            database,
+        )
+        return sum(1 for r in rows if r["cut"])
+    finally:
+        await conn.close()

@@ -26,7 +26,7 @@ from .constants import (
 )
 from .messaging import new_bot_message, post_ephemeral, store_bot_message
 from .models import JSON, Channel, Envelope, Message, ResponseUrlPost
-from .payloads import message_blocks, message_json
+from .payloads import interactive_fields, message_blocks, message_json
 
 if TYPE_CHECKING:
     from .core import Core
@@ -227,22 +227,9 @@ class Interactions:
         if thread_ts:
             container["thread_ts"] = thread_ts
         payload: JSON = {
-            "type": "block_actions",
-            # The presser's own workspace: another organisation's for a Slack Connect user (strictest
-            # plausible: the block_actions payload docs list `user.team_id` without saying whose).
-            "user": {
-                "id": person.id,
-                "username": person.name,
-                "name": person.name,
-                "team_id": person.team_id or TEAM_ID,
-            },
-            "api_app_id": APP_ID,
-            "token": VERIFICATION_TOKEN,
+            **interactive_fields(person, "block_actions"),
             "container": container,
             "trigger_id": core.modals.issue_trigger(person.id),
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-            "enterprise": None,
-            "is_enterprise_install": False,
             "channel": {"id": channel.id, "name": "directmessage" if channel.kind == "im" else channel.name},
         }
         if not ephemeral:

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING
 
 from .api_base import BOT_ONLY, ApiCall, ApiError, MethodSpec
 from .blocks import ensure_block_ids
-from .constants import APP_ID, BOT_ID, TEAM_DOMAIN, TEAM_ID, VERIFICATION_TOKEN
+from .constants import APP_ID, BOT_ID, TEAM_ID
 from .modal_check import INPUT_ELEMENTS, modal_error
 from .models import JSON
+from .payloads import interactive_fields
 
 if TYPE_CHECKING:
     from .core import Core
@@ -283,21 +284,10 @@ class Modals:
             raise LookupError(f"{person.id} has no modal open")
         state = self._state(modal, values)
         payload: JSON = {
-            "type": "view_submission",
-            "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-            "user": {
-                "id": person.id,
-                "username": person.name,
-                "name": person.name,
-                "team_id": person.team_id or TEAM_ID,
-            },
-            "api_app_id": APP_ID,
-            "token": VERIFICATION_TOKEN,
+            **interactive_fields(person, "view_submission"),
             "trigger_id": self.issue_trigger(person.id),
             "view": self.view_json(modal, state),
             "response_urls": [],
-            "is_enterprise_install": False,
-            "enterprise": None,
         }
         self.submissions.append(payload)
         envelope = await core.events.deliver("interactive", payload)
@@ -342,20 +332,9 @@ class Modals:
         core.notify()
         if modal.view.get("notify_on_close"):
             payload: JSON = {
-                "type": "view_closed",
-                "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
-                "user": {
-                    "id": person.id,
-                    "username": person.name,
-                    "name": person.name,
-                    "team_id": person.team_id or TEAM_ID,
-                },
-                "api_app_id": APP_ID,
-                "token": VERIFICATION_TOKEN,
+                **interactive_fields(person, "view_closed"),
                 "view": self.view_json(modal),
                 "is_cleared": False,
-                "is_enterprise_install": False,
-                "enterprise": None,
             }
             envelope = await core.events.deliver("interactive", payload)
             await core.interactions.await_ack(envelope, "view_closed")

@@ -18,6 +18,7 @@ from .constants import (
     BOT_ICONS,
     BOT_PROFILE_UPDATED,
     BOT_USER_ID,
+    TEAM_DOMAIN,
     TEAM_ID,
     VERIFICATION_TOKEN,
     WORKSPACE_URL,
@@ -297,6 +298,26 @@ def _share_fields(core: Core, record: FileRecord, *, populated: bool) -> JSON:
 
 
 # --------------------------------------------------------------- users/convs
+def interactive_fields(person: User, kind: str) -> JSON:
+    """What every interactive payload (block_actions, view_submission, view_closed) says of who
+    acted and for which app. `user.team_id` is the person's own workspace: another organisation's
+    for a Slack Connect user (strictest plausible: the payload docs list it without saying whose)."""
+    return {
+        "type": kind,
+        "team": {"id": TEAM_ID, "domain": TEAM_DOMAIN},
+        "user": {
+            "id": person.id,
+            "username": person.name,
+            "name": person.name,
+            "team_id": person.team_id or TEAM_ID,
+        },
+        "api_app_id": APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
 def user_json(user: User) -> JSON:
     first, _, last = user.real_name.partition(" ")
     profile: JSON = {

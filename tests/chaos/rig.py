@@ -148,20 +148,3 @@ async def rig(workdir: Path, settings: dict[str, str], model_delay_s: float) -> 
                 await claude.stop()
     finally:
         await postgres.drop_database(name)
-
-
-async def terminate_backends(database: str) -> int:
-    """pg_terminate_backend on every connection to `database` (the bot's pools): as a database restart
-    looks to its clients. Returns how many were cut."""
-    import asyncpg
-
-    conn = await asyncpg.connect(postgres.ADMIN_DSN)
-    try:
-        rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-        return sum(1 for r in rows if r["cut"])
-    finally:
-        await conn.close()

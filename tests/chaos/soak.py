@@ -29,8 +29,9 @@ from typing import Any
 
 from emulators.anthropic.chaos import AnthropicChaos, AnthropicChaosPlan
 from emulators.slack.chaos import SlackChaos, SlackChaosPlan
+from tests import postgres
 from tests.chaos.figures import Verdict, first_answer_times, judge, percentile, token
-from tests.chaos.rig import Rig, rig, terminate_backends
+from tests.chaos.rig import Rig, rig
 
 RETRY_ACTION = "retry_turn"
 WRITES = ("chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream")
@@ -114,7 +115,7 @@ class Soak:
             if chaos and n > config.baseline and (n - config.baseline) % config.kill_every == 0:
                 await self.kill_one(len(self.kills) % 2)
             if n == config.baseline + (config.messages - config.baseline) // 2:
-                self.faults["pg_terminate_backend"] += await terminate_backends(self.rig.database)
+                self.faults["pg_terminate_backend"] += await postgres.terminate_backends(self.rig.database)
             await self.post(n, chaos)
             delay = start + (n + 1) / config.rate - time.monotonic()
             if delay > 0:

@@ -34,26 +34,11 @@ async def pg_store() -> AsyncIterator[tuple[Store, str]]:
         await postgres.drop_database(name)
 
 
-async def cut_connections(database: str) -> int:
-    import asyncpg
-
-    conn = await asyncpg.connect(postgres.ADMIN_DSN)
-    try:
-        rows = await conn.fetch(
-            "SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity "
-            "WHERE datname = $1 AND pid <> pg_backend_pid()",
-            database,
-        )
-        return sum(1 for r in rows if r["cut"])
-    finally:
-        await conn.close()
-
-
 async def test_pooled_connections_killed_between_operations(pg_store: tuple[Store, str]) -> None:
     store, name = pg_store
     # Several pooled connections, all idle when they are killed.
     await asyncio.gather(*(store.enqueue(msg(f"100.00000{i}", f"m{i}")) for i in range(2, 7)))
-    assert await cut_connections(name) >= 1
+    assert await postgres.terminate_backends(name) >= 1
     results = await asyncio.gather(*(store.enqueue(msg(f"100.00001{i}", f"n{i}")) for i in range(5)))
     assert all(r.new for r in results)
     start = await store.start_turn(KEY, "owner")
@@ -74,6 +59,6 @@ async def test_a_connection_killed_mid_transaction(pg_store: tuple[Store, str]) 
 
     task = asyncio.create_task(store.db.write(slow))
     await started.wait()
-    await cut_connections(name)
+    await postgres.terminate_backends(name)
     await task  # ran again, whole, on a fresh connection
     assert (await store.enqueue(msg("100.000003", "second"))).new
